@@ -1,0 +1,1 @@
+"""DATAide assistant: the application logic, free of Telegram types except where noted."""

@@ -1,0 +1,138 @@
+"""Command line: `python -m bot run | chat | kb check | eval | db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, configure logging once, and run the chosen command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    _configure_logging(args.verbose)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    command: str = args.command
+    if command == "kb":
+        return _kb_check(settings)
+    if command == "eval":
+        return _eval(settings, args.split, args.threshold, args.details, args.explain)
+    if command == "db":
+        return asyncio.run(_db_upgrade(settings))
+    if command == "chat":
+        from bot.chat import run_chat
+
+        return asyncio.run(run_chat(settings, demo=not args.no_demo))
+    if command == "run":
+        from bot.runner import run_bot
+
+        return run_bot(settings)
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="DATAide assistant")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run on Telegram (long polling, or webhook if WEBHOOK_URL)")
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
+    chat.add_argument("--no-demo", action="store_true", help="don't add demo data")
+    kb = commands.add_parser("kb", help="knowledge base tools")
+    kb.add_argument("action", choices=["check"])
+    evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
+    evaluation.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    evaluation.add_argument("--threshold", type=float, default=None)
+    evaluation.add_argument("--details", action="store_true", help="list every mistake")
+    evaluation.add_argument("--explain", metavar="QUESTION", help="show how one question is read")
+    db = commands.add_parser("db", help="database tools")
+    db.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Request URLs contain the bot token: keep the HTTP client's logger quiet.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _kb_check(settings: Settings) -> int:
+    from bot.kb_check import check, report
+
+    text, status = report(check(settings.knowledge_dir))
+    print(text)
+    return status
+
+
+def _eval(
+    settings: Settings, split: str, threshold: float | None, details: bool, explain: str | None
+) -> int:
+    from bot.evaluate import evaluate, format_report, load_questions
+    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.matcher import DEFAULT_THRESHOLD, Matcher
+
+    try:
+        base = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
+        return 1
+    matcher = Matcher(base.entries, base.synonyms, threshold or DEFAULT_THRESHOLD)
+    if explain is not None:
+        print("words read:", " ".join(matcher.tokens(explain)) or "(none)")
+        for entry_id, score in matcher.rank(explain)[:5]:
+            print(f"  {score:.3f}  {entry_id}")
+        match = matcher.match(explain)
+        print("verdict:", match.entry_id if match.confident else "not sure")
+        return 0
+
+    def predict(text: str) -> str | None:
+        match = matcher.match(text)
+        return match.entry_id if match.confident else None
+
+    for name in ["dev", "test"] if split == "all" else [split]:
+        report = evaluate(predict, load_questions(split=name))
+        print(
+            format_report(
+                f"[{name}] matcher (threshold {matcher.threshold})", report, details=details
+            )
+        )
+    if split == "all":
+        print(format_report("[all]", evaluate(predict, load_questions()), details=False))
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from bot.db import create_engine
+    from bot.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("Database is up to date.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Build the services and the python-telegram-bot Application: one path for run, chat, tests.
+
+`post_init` runs under run_polling/run_webhook but not under `async with app`, so the
+start-up work lives in `start()` which every entry point calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.assistant import Assistant
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import BotContext
+from bot.db import create_engine, session_factory
+from bot.migrate import upgrade
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+PUBLIC_COMMANDS = {
+    "fr": [
+        ("start", "Accueil et menu"),
+        ("help", "Ce que je sais faire"),
+        ("lang", "Choisir la langue"),
+        ("eligibility", "Suis-je admissible ?"),
+        ("sessions", "Séances d'information"),
+        ("contact", "Joindre l'équipe"),
+    ],
+    "en": [
+        ("start", "Welcome and menu"),
+        ("help", "What I can do"),
+        ("lang", "Choose the language"),
+        ("eligibility", "Am I eligible?"),
+        ("sessions", "Information sessions"),
+        ("contact", "Reach the team"),
+    ],
+}
+
+
+async def create_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Open the database (migrating it) and load the knowledge base; fails loudly on errors."""
+    clock = clock or SystemClock()
+    assistant = Assistant.load(settings.knowledge_dir, clock, settings.timezone)
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clock=clock,
+        assistant=assistant,
+    )
+
+
+def build_application(
+    services: Services,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+) -> BotApplication:
+    """The Application with every handler; `request` swaps the transport (in-memory API)."""
+    from handlers import register
+
+    settings = services.settings
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token or "0:LOCAL")
+        .base_url(settings.bot_api_base_url)
+        .base_file_url(settings.bot_api_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(True)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application.bot_data["services"] = services
+    register(application)
+    return application
+
+
+async def start(application: BotApplication) -> None:
+    """Start-up work shared by every entry point: learn our username, publish commands."""
+    services: Services = application.bot_data["services"]
+    services.bot_username = application.bot.username
+    for language, commands in PUBLIC_COMMANDS.items():
+        try:
+            await application.bot.set_my_commands(
+                [BotCommand(name, text) for name, text in commands],
+                language_code=None if language == "fr" else language,
+            )
+        except TelegramError as exc:  # optional: a server may refuse it, the bot still works
+            log.warning("Could not publish the command list (%s); continuing", exc)
+            break
+
+
+async def close_services(services: Services) -> None:
+    await services.engine.dispose()

@@ -1,0 +1,53 @@
+"""Callback data: `"<prefix>:<value>[:<language>]"`, at most 64 bytes, parsed strictly.
+
+The language rides along so that a button answers in the language of the message it was
+under. Anything that does not parse is treated as an expired button, never guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+_VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+PREFIXES = frozenset({"faq", "menu", "lang", "human"})
+MENU_ACTIONS = frozenset({"ask", "eligibility", "sessions", "contact", "language"})
+LANGUAGES = frozenset({"fr", "en"})
+
+
+@dataclass(frozen=True)
+class Callback:
+    prefix: str
+    value: str
+    language: str | None = None
+
+
+def encode(prefix: str, value: str, language: str | None = None) -> str:
+    """Build callback data; raises ValueError on anything a button could not carry."""
+    data = f"{prefix}:{value}" + (f":{language}" if language else "")
+    if decode(data) is None:
+        raise ValueError(f"invalid callback data {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Callback | None:
+    """The button pressed, or None for forged, stale or malformed data."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    parts = data.split(":")
+    if len(parts) not in (2, 3):
+        return None
+    prefix, value = parts[0], parts[1]
+    language = parts[2] if len(parts) == 3 else None
+    if prefix not in PREFIXES or not _VALUE.match(value):
+        return None
+    if language is not None and language not in LANGUAGES:
+        return None
+    valid = {
+        "menu": value in MENU_ACTIONS,
+        "lang": value in LANGUAGES,
+        "human": value.isdigit(),
+        "faq": True,
+    }[prefix]
+    return Callback(prefix, value, language) if valid else None

@@ -1,0 +1,107 @@
+"""Accuracy on the labelled questions in eval/: what `python -m bot eval` prints."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.config import PROJECT_ROOT
+
+EVAL_FILE = PROJECT_ROOT / "eval" / "questions.yaml"
+Predictor = Callable[[str], str | None]
+
+
+class LabelledQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    q: str
+    lang: str
+    expect: str | None
+    accept: list[str | None] = Field(default_factory=list)
+    split: str = "dev"
+
+    @property
+    def acceptable(self) -> set[str | None]:
+        return {self.expect, *self.accept}
+
+
+class _EvalFile(BaseModel):
+    questions: list[LabelledQuestion]
+
+
+def load_questions(path: Path = EVAL_FILE, split: str | None = None) -> list[LabelledQuestion]:
+    """The labelled set, or one split of it (`dev` for tuning, `test` held out)."""
+    data = _EvalFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return [q for q in data.questions if split in (None, "all", q.split)]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Figures for one predictor on one set of questions."""
+
+    in_scope: int
+    in_scope_correct: int
+    out_of_scope: int
+    declined: int
+    confusions: list[tuple[LabelledQuestion, str | None]]
+
+    @property
+    def accuracy(self) -> float:
+        return self.in_scope_correct / self.in_scope if self.in_scope else 0.0
+
+    @property
+    def declined_rate(self) -> float:
+        return self.declined / self.out_of_scope if self.out_of_scope else 0.0
+
+    @property
+    def wrong_confident(self) -> int:
+        """Answers given with the wrong topic: the error that matters most."""
+        return sum(1 for q, got in self.confusions if got is not None)
+
+
+def evaluate(predict: Predictor, questions: Iterable[LabelledQuestion]) -> Report:
+    """Run every question through `predict` and compare with the labels."""
+    in_scope = correct = out_scope = declined = 0
+    confusions: list[tuple[LabelledQuestion, str | None]] = []
+    for question in questions:
+        got = predict(question.q)
+        ok = got in question.acceptable
+        if question.expect is None:
+            out_scope += 1
+            declined += ok
+        else:
+            in_scope += 1
+            correct += ok
+        if not ok:
+            confusions.append((question, got))
+    return Report(in_scope, correct, out_scope, declined, confusions)
+
+
+def format_report(name: str, report: Report, *, details: bool = True) -> str:
+    """A human-readable summary, then every mistake (expected → got) when `details`."""
+    lines = [
+        f"{name}: in-scope top-1 accuracy {report.accuracy:.1%} "
+        f"({report.in_scope_correct}/{report.in_scope}), out-of-scope declined "
+        f"{report.declined_rate:.1%} ({report.declined}/{report.out_of_scope}), "
+        f"confident wrong answers {report.wrong_confident}"
+    ]
+    if details and report.confusions:
+        lines.append("confusions (expected -> got):")
+        pairs = Counter(
+            (q.expect or "(decline)", got or "(decline)") for q, got in report.confusions
+        )
+        for question, got in report.confusions:
+            lines.append(
+                f"  {question.expect or '(decline)':>26} -> {got or '(decline)':<26} "
+                f"[{question.split}] {question.q[:90]!r}"
+            )
+        lines.append(
+            "most frequent confusions: "
+            + ", ".join(f"{a}->{b} ×{n}" for (a, b), n in pairs.most_common(8))
+        )
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""Which knowledge entry a question is about, and how sure we are.
+
+Each question is reduced to weighted word stems (see bot.text) and compared with every
+phrasing of every entry through an inverted index, so the cost grows with the words a
+question shares with the base, not with the size of the base. The score of a phrasing is
+the geometric mean of two coverages weighted by word rarity (IDF): how much of the
+question the phrasing explains, and how much of the phrasing the question contains.
+Words the base has never seen count against the question, which is what lets the bot
+decline "bourse d'études universitaires" while it answers "bourse?". Long messages are
+also scored sentence by sentence, so context about an organisation does not drown the
+one sentence that asks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.kb_schema import LANGUAGES, Entry
+from bot.text import STOP_WORDS, fold, sentences, stem
+
+DEFAULT_THRESHOLD = 0.5
+QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
+UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
+MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict on one question."""
+
+    entry_id: str | None  # best entry, even when not confident
+    score: float  # 0..1
+    confident: bool
+    suggestions: tuple[str, ...]  # the closest entries, best first (up to 3)
+
+
+@dataclass(frozen=True)
+class _Phrasing:
+    entry_id: str
+    tokens: frozenset[str]
+    weight: float
+
+
+class Matcher:
+    """Scores questions against a knowledge base; build once per knowledge version."""
+
+    def __init__(
+        self,
+        entries: Mapping[str, Entry],
+        synonyms: Iterable[Sequence[str]] = (),
+        threshold: float = DEFAULT_THRESHOLD,
+        question_coverage_weight: float = QUESTION_COVERAGE_WEIGHT,
+        unknown_word_factor: float = UNKNOWN_WORD_FACTOR,
+    ) -> None:
+        self.threshold = threshold
+        self._alpha = question_coverage_weight
+        self._kinds = {entry_id: entry.kind for entry_id, entry in entries.items()}
+        self._single: dict[str, str] = {}
+        self._multi: dict[tuple[str, ...], str] = {}
+        self._load_synonyms(synonyms)
+        self._phrasings: list[_Phrasing] = []
+        token_sets: list[tuple[str, frozenset[str]]] = []
+        for entry_id, entry in entries.items():
+            texts = [entry.title.get(lang) for lang in LANGUAGES]
+            texts += [p for lang in LANGUAGES for p in entry.phrasings.get(lang)]
+            for text in texts:
+                tokens = frozenset(self._analyse(text, correct=False))
+                if tokens:
+                    token_sets.append((entry_id, tokens))
+        self._idf = self._compute_idf(token_sets, len(entries))
+        self._oov_weight = max(self._idf.values(), default=1.0) * unknown_word_factor
+        smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
+        faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
+        self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for entry_id, tokens in token_sets:
+            index = len(self._phrasings)
+            self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
+            for token in tokens:
+                self._postings[token].append(index)
+        self._vocabulary = sorted(set(self._postings) | set(self._single) | STOP_WORDS)
+        self._known = frozenset(self._vocabulary) | {w for k in self._multi for w in k}
+        self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
+
+    # ----------------------------------------------------------------- analysis
+
+    def _load_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
+        for group in groups:
+            forms = [tuple(stem(w) for w in fold(variant).split()) for variant in group]
+            forms = [f for f in forms if f]
+            if not forms:
+                continue
+            canonical = "_".join(forms[0])
+            for form in forms:
+                if len(form) == 1:
+                    self._single[form[0]] = canonical
+                else:
+                    self._multi[form] = canonical
+
+    def _analyse(self, text: str, *, correct: bool) -> list[str]:
+        """Folded, stemmed, typo-corrected, synonym-mapped words without stop words."""
+        stems = [stem(w) for w in fold(text[:MAX_QUERY_CHARS]).split()]
+        if correct:
+            stems = [self._correct(s) for s in stems]
+        tokens: list[str] = []
+        i = 0
+        longest = max((len(k) for k in self._multi), default=0)
+        while i < len(stems):
+            for size in range(min(longest, len(stems) - i), 1, -1):
+                canonical = self._multi.get(tuple(stems[i : i + size]))
+                if canonical is not None:
+                    tokens.append(canonical)
+                    i += size
+                    break
+            else:
+                word = stems[i]
+                if word not in STOP_WORDS:
+                    tokens.append(self._single.get(word, word))
+                i += 1
+        return tokens
+
+    def _correct_uncached(self, word: str) -> str:
+        """The closest known word for an unknown one: 1 edit from 5 letters, 2 from 8.
+
+        A swap of two letters counts as one edit (`grnat` → `grant`).
+        """
+        if word in self._known or len(word) < 5 or word.isdigit():
+            return word
+        limit = 2 if len(word) >= 8 else 1
+        found = process.extractOne(
+            word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit
+        )
+        return str(found[0]) if found else word
+
+    @staticmethod
+    def _compute_idf(
+        token_sets: list[tuple[str, frozenset[str]]], entry_count: int
+    ) -> dict[str, float]:
+        entries_with: dict[str, set[str]] = defaultdict(set)
+        for entry_id, tokens in token_sets:
+            for token in tokens:
+                entries_with[token].add(entry_id)
+        total = max(entry_count, 1)
+        return {t: math.log(1 + total / len(ids)) for t, ids in entries_with.items()}
+
+    def _weight(self, tokens: Iterable[str]) -> float:
+        return sum(self._idf.get(t, self._oov_weight) for t in tokens)
+
+    def tokens(self, text: str) -> list[str]:
+        """What the matcher sees of a text (for `kb check` and for debugging)."""
+        return self._analyse(text, correct=True)
+
+    # ----------------------------------------------------------------- scoring
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """Every entry that shares a word with the question, best first."""
+        pieces = sentences(text[:MAX_QUERY_CHARS])
+        candidates = [text[:MAX_QUERY_CHARS]] + (pieces if len(pieces) > 1 else [])
+        best: dict[str, float] = {}
+        for piece in candidates:
+            for entry_id, score in self._score(set(self._analyse(piece, correct=True))).items():
+                if score > best.get(entry_id, 0.0):
+                    best[entry_id] = score
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+    def _score(self, query: set[str]) -> dict[str, float]:
+        topical = query - self._smalltalk_only
+        scores: dict[str, float] = {}
+        for tokens, kinds in ((topical, {"faq"}), (query, {"smalltalk"})):
+            if not tokens:
+                continue
+            query_weight = self._weight(tokens)
+            shared: dict[int, float] = defaultdict(float)
+            for token in tokens:
+                weight = self._idf.get(token, self._oov_weight)
+                for index in self._postings.get(token, ()):
+                    shared[index] += weight
+            for index, overlap in shared.items():
+                phrasing = self._phrasings[index]
+                if self._kinds[phrasing.entry_id] not in kinds:
+                    continue
+                question_part = (overlap / query_weight) ** self._alpha
+                score = question_part * (overlap / phrasing.weight) ** (1 - self._alpha)
+                if score > scores.get(phrasing.entry_id, 0.0):
+                    scores[phrasing.entry_id] = score
+        return scores
+
+    def match(self, text: str) -> Match:
+        """The verdict: an entry to answer with, or not sure with the closest suggestions."""
+        ranked = self.rank(text)
+        if not ranked:
+            return Match(None, 0.0, False, ())
+        best_id, best_score = ranked[0]
+        confident = best_score >= self.threshold
+        suggestions = tuple(
+            entry_id for entry_id, _ in ranked[:3] if self._kinds[entry_id] == "faq"
+        )
+        return Match(best_id, best_score, confident, suggestions)

@@ -1,0 +1,100 @@
+"""People who write to the bot: created on first contact, language remembered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import SessionFactory
+from bot.models import Person
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Telegram tells us about a person on each update."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonView:
+    telegram_id: int
+    first_name: str
+    chosen_language: str | None
+    telegram_language: str | None
+
+
+async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> PersonView:
+    """Record the person (insert or refresh) in one statement; returns what we hold."""
+    values: dict[str, Any] = {
+        "telegram_id": profile.telegram_id,
+        "first_name": profile.first_name[:256],
+        "last_name": (profile.last_name or None) and profile.last_name[:256],
+        "username": profile.username,
+        "telegram_language": profile.language_code,
+        "created_at": now,
+        "last_seen_at": now,
+        "blocked_at": None,
+    }
+    refreshed = {k: v for k, v in values.items() if k not in ("telegram_id", "created_at")}
+    async with sessions.begin() as session:
+        statement = _insert(session)(Person).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Person.telegram_id], set_=refreshed
+        )
+        await session.execute(statement)
+        person = (
+            await session.execute(select(Person).where(Person.telegram_id == profile.telegram_id))
+        ).scalar_one()
+        return PersonView(
+            person.telegram_id,
+            person.first_name,
+            person.chosen_language,
+            person.telegram_language,
+        )
+
+
+async def get(sessions: SessionFactory, telegram_id: int) -> PersonView | None:
+    async with sessions() as session:
+        person = await session.get(Person, telegram_id)
+        if person is None:
+            return None
+        return PersonView(
+            person.telegram_id,
+            person.first_name,
+            person.chosen_language,
+            person.telegram_language,
+        )
+
+
+async def set_language(sessions: SessionFactory, telegram_id: int, language: str) -> None:
+    """Remember the language chosen with /lang: it wins over Telegram's setting."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Person)
+            .where(Person.telegram_id == telegram_id)
+            .values(chosen_language=language)
+        )
+
+
+async def mark_blocked(sessions: SessionFactory, telegram_id: int, now: datetime) -> None:
+    """The person blocked the bot: don't write to them again until they come back."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Person).where(Person.telegram_id == telegram_id).values(blocked_at=now)
+        )
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The one dialect check for upserts: both SQLite and PostgreSQL speak ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -1,0 +1,37 @@
+"""The one typed object handlers reach the application through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.assistant import Assistant
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import SessionFactory
+
+
+@dataclass
+class Services:
+    """Bound once when the application is built; `assistant` is swapped by /reload."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    clock: Clock
+    assistant: Assistant
+    bot_username: str = field(default="")
+
+    def is_staff(self, user_id: int | None) -> bool:
+        """Checked on every staff command and every staff button, never cached."""
+        return user_id is not None and user_id in self.settings.staff_ids
+
+    def reload_knowledge(self) -> None:
+        """Load knowledge/ again; on error (KnowledgeError) the old version stays in place."""
+        self.assistant = Assistant.load(
+            self.settings.knowledge_dir,
+            self.clock,
+            self.settings.timezone,
+            self.assistant.matcher.threshold,
+        )

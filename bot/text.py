@@ -1,0 +1,145 @@
+"""Text normalisation shared by the matcher, language detection and `kb check`.
+
+Matching works on bare word stems: case, accents, apostrophes and punctuation are dropped,
+Québec French and casual forms are read as their standard equivalents, numbers written
+`15 000` or `15,000` become one token, and words that carry no topic are removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+APOSTROPHES = "'’‘`´ʼ"
+_NUMBER_GROUPS = re.compile(r"(?<=\d)[\s\u00a0\u202f,.](?=\d{3}\b)")
+_WORD = re.compile(r"[a-z0-9]+")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
+
+# Words that say nothing about the topic, in both languages, after accents are stripped.
+# Interrogatives that carry intent (combien, quand, qui, comment / how, when, who, where)
+# are deliberately kept; greetings and thanks too, for the small-talk entries.
+# Checked after stemming, so plural forms need no entry.
+STOP_WORDS = frozenset(
+    """
+    a ai aie aies ait alors as au aucun aussi autre aux avais avait avec avez avoir avons
+    bcp beaucoup ben bien bon bonne c ca ce ceci cela celle celui ces cet cette chez ci
+    comme d da dans de des deja dit dois doit donc dont du e elle elles en encore es est et
+    etaient etais etait ete etre eu eux fait faire faut faque fois genre hein icitte il ils
+    j je jsuis juste l la le les leur leurs lui m ma mais me meme mes moi mon n ne ni nos
+    notre nous o on ont ou oui par pas peu peut peux pis plus pour pourquoi pourrais
+    pourrait puis puisque qu que quel quelle quelles quels quoi qqch quelque quelques rien
+    s sa sais savoir se ses si sil sils son sont sur svp t ta te tes toi ton tous tout
+    toute toutes tres tu un une unes uns veut veux voila voudrais voudrait vous vos votre
+    vraiment y ya yen ye sti tse coudonc ok okay dac
+    aimerais aimerait souhaite souhaiterais cherche connaitre dire expliquer
+    explique expliquez info infos renseignement renseignements question
+    questions demande demander savoir sait concernant propos niveau about am an and any are
+    as at be been being but by can could did do does doing for from had has have having he
+    her here him his i if im in into is it its ive just know let like me my no
+    not of on or our please pls so some tell than that the their them then there these they
+    thing things this those to too u up us was we were what whats which will with would
+    ya yes you your yours want wanted wondering wonder need needs get got im i'm id ill
+    youre
+    """.split()  # noqa: SIM905 - one long list reads best as words
+)
+
+# Casual and Québec French forms, read before stop words are removed.
+_CASUAL = {
+    "chu": "je suis",
+    "chui": "je suis",
+    "jsuis": "je suis",
+    "ct": "c etait",
+    "cb": "combien",
+    "cmb": "combien",
+    "pk": "pourquoi",
+    "pq": "pourquoi",
+    "qd": "quand",
+    "kan": "quand",
+    "koi": "quoi",
+    "kel": "quel",
+    "keske": "qu est ce que",
+    "kes": "qu est",
+    "slt": "salut",
+    "bjr": "bonjour",
+    "mrc": "merci",
+    "mci": "merci",
+    "stp": "svp",
+    "tjrs": "toujours",
+    "pr": "pour",
+    "ds": "dans",
+    "vs": "vous",
+    "ns": "nous",
+    "qqn": "quelqu un",
+    "qqun": "quelqu un",
+    "org": "organisme",
+    "orgs": "organismes",
+    "obnl": "organisme",
+    "onbl": "organisme",
+    "osbl": "organisme",
+    "npo": "organisme",
+    "nonprofit": "organisme",
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "wat": "what",
+    "wut": "what",
+    "hw": "how",
+    "whn": "when",
+    "plz": "please",
+    "tho": "though",
+}
+
+
+def strip_accents(text: str) -> str:
+    """`Québec` → `Quebec`; `œ` → `oe` so `œuvre` and `oeuvre` meet."""
+    text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, numbers joined, apostrophes and punctuation turned to spaces."""
+    text = strip_accents(text.lower())
+    text = _NUMBER_GROUPS.sub("", text)
+    text = _REPEATS.sub(r"\1", text)  # "merciii" -> "merci", "allooo" -> "allo"
+    for mark in APOSTROPHES:
+        text = text.replace(mark, " ")
+    words = _WORD.findall(text)
+    expanded: list[str] = []
+    for word in words:
+        expanded.extend(_CASUAL.get(word, word).split())
+    return " ".join(expanded)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plurals and a few inflections, never across meanings.
+
+    Heavier stemming merges `format` with `formation`; the synonyms table and typo
+    correction cover the rest.
+    """
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, keep in (("ies", "y"), ("eaux", "eau"), ("aux", "al")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + keep
+    if word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith(("s", "x")) and len(word) > 4:
+        word = word[:-1]
+    if word.endswith("ee") and len(word) > 5:  # inscrite(s) / inscrites, donnee(s)
+        word = word[:-1]
+    return word
+
+
+def sentences(text: str) -> list[str]:
+    """Split a long message so the sentence that asks is scored apart from the context."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return parts or [text]
+
+
+def words(text: str) -> list[str]:
+    """Folded words, stop words kept (language detection needs them)."""
+    return fold(text).split()

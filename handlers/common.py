@@ -1,0 +1,94 @@
+"""Helpers every handler module shares: who is talking, in which language, how to reply."""
+
+from __future__ import annotations
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+
+from bot import people
+from bot.assistant import Button, Reply
+from bot.context import BotContext
+from bot.language import ui_language
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+async def remember(update: Update, context: BotContext) -> people.PersonView | None:
+    """Record the person behind an update (first contact, name, Telegram language)."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    services = context.services
+    profile = people.Profile(
+        telegram_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+    )
+    return await people.touch(services.sessions, profile, services.clock.now())
+
+
+def menu_language(person: people.PersonView | None, update: Update) -> str:
+    """The language for menus and fixed replies: /lang choice, else Telegram's, else French."""
+    if person is not None:
+        return ui_language(person.chosen_language, person.telegram_language)
+    user = update.effective_user
+    return ui_language(None, user.language_code if user else None)
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """One button per row: labels are sentences, and they stay readable on a phone."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
+    )
+
+
+async def send(update: Update, reply: Reply) -> Message | None:
+    """Send a reply in the chat of the update (quoting the question in groups)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    in_group = chat.type != ChatType.PRIVATE
+    if message is not None and in_group and update.callback_query is None:
+        return await message.reply_text(
+            reply.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(reply.buttons),
+            link_preview_options=NO_PREVIEW,
+            do_quote=True,
+        )
+    return await chat.send_message(
+        reply.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(reply.buttons),
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | None:
+    """The text meant for us, or None when a group message is not addressed to the bot.
+
+    In a group the bot speaks only when spoken to: a mention of its @username (which is
+    removed from the text) or a reply to one of its messages.
+    """
+    text = message.text or ""
+    if message.chat.type == ChatType.PRIVATE:
+        return text
+    mention = f"@{bot_username}".lower() if bot_username else None
+    if mention and mention in text.lower():
+        start = text.lower().index(mention)
+        return (text[:start] + text[start + len(mention) :]).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return text
+    return None

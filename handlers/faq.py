@@ -1,0 +1,120 @@
+"""Free-text questions, suggestion buttons, and the "talk to a person" button."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from bot import callbacks
+from bot.assistant import LONG_MESSAGE
+from bot.context import BotContext
+from bot.questions import LoggedQuestion, log_question
+from handlers.common import addressed_text, menu_language, remember, send
+
+log = logging.getLogger(__name__)
+
+
+async def answer_question(update: Update, context: BotContext) -> None:
+    """Any text that is not a command: understand it, log it, answer or say we're unsure."""
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    text = addressed_text(message, services.bot_username, context.bot.id)
+    if text is None:
+        return  # a group conversation not meant for us
+    person = await remember(update, context)
+    assistant = services.assistant
+    understood = assistant.understand(
+        text,
+        person.chosen_language if person else None,
+        person.telegram_language if person else None,
+    )
+    question_id = None
+    if understood.kind in ("answer", "unsure", "smalltalk"):
+        question_id = await log_question(
+            services.sessions,
+            LoggedQuestion(
+                person_id=person.telegram_id if person else None,
+                text=text,
+                language=understood.language,
+                best_entry=understood.match.entry_id,
+                score=understood.match.score,
+                answered=understood.kind != "unsure",
+            ),
+            services.clock.now(),
+        )
+    log.info(
+        "question %s: %s (%s, %.2f)",
+        question_id,
+        understood.kind,
+        understood.match.entry_id,
+        understood.match.score,
+    )
+    if len(text) > LONG_MESSAGE:
+        await send(update, assistant.fixed("too_long", understood.language))
+    await send(update, assistant.reply_to(understood, question_id))
+
+
+async def answer_non_text(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice notes: say kindly that only text is read (private chats)."""
+    person = await remember(update, context)
+    await send(update, context.services.assistant.fixed("non_text", menu_language(person, update)))
+
+
+async def show_entry(update: Update, context: BotContext) -> None:
+    """A suggestion or related-topic button: the entry's answer, in the button's language."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    pressed = callbacks.decode(query.data)
+    assert pressed is not None
+    person = await remember(update, context)
+    language = pressed.language or menu_language(person, update)
+    assistant = context.services.assistant
+    if pressed.value not in assistant.knowledge.entries:
+        await send(update, assistant.fixed("button_expired", language))
+        return
+    await send(update, assistant.entry(pressed.value, language))
+
+
+async def ask_person(update: Update, context: BotContext) -> None:
+    """ "Talk to a person": the team's contact details (the hand-off comes with staff tools)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    pressed = callbacks.decode(query.data)
+    assert pressed is not None
+    person = await remember(update, context)
+    language = pressed.language or menu_language(person, update)
+    await send(update, context.services.assistant.contact(language))
+
+
+def _prefix(name: str) -> Any:
+    def matches(data: object) -> bool:
+        pressed = callbacks.decode(data) if isinstance(data, str) else None
+        return pressed is not None and pressed.prefix == name
+
+    return matches
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED, answer_question
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & ~filters.TEXT
+            & ~filters.COMMAND
+            & ~filters.StatusUpdate.ALL
+            & ~filters.UpdateType.EDITED,
+            answer_non_text,
+        )
+    )
+    application.add_handler(CallbackQueryHandler(show_entry, pattern=_prefix("faq")))
+    application.add_handler(CallbackQueryHandler(ask_person, pattern=_prefix("human")))

@@ -1,0 +1,83 @@
+"""Welcome, help, the main menu, and the commands whose features are still to come."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks
+from bot.context import BotContext
+from handlers.common import menu_language, remember, send
+
+
+async def welcome(update: Update, context: BotContext) -> None:
+    """/start: a short welcome in the person's language, with the menu."""
+    person = await remember(update, context)
+    language = menu_language(person, update)
+    name = update.effective_user.first_name if update.effective_user else ""
+    await send(update, context.services.assistant.welcome(name, language))
+
+
+async def show_help(update: Update, context: BotContext) -> None:
+    """/help: the commands, in the person's language."""
+    person = await remember(update, context)
+    language = menu_language(person, update)
+    await send(update, context.services.assistant.fixed("help", language))
+
+
+async def show_contact(update: Update, context: BotContext) -> None:
+    """/contact: the team's details."""
+    person = await remember(update, context)
+    await send(update, context.services.assistant.contact(menu_language(person, update)))
+
+
+async def show_eligibility(update: Update, context: BotContext) -> None:
+    """/eligibility: until the questionnaire exists, the prerequisites."""
+    person = await remember(update, context)
+    language = menu_language(person, update)
+    await send(update, context.services.assistant.interim("eligibility_coming", language))
+
+
+async def show_sessions(update: Update, context: BotContext) -> None:
+    """/sessions: until registration exists, what the information session is."""
+    person = await remember(update, context)
+    language = menu_language(person, update)
+    await send(update, context.services.assistant.interim("sessions_coming", language))
+
+
+async def choose_from_menu(update: Update, context: BotContext) -> None:
+    """A menu or follow-up button: run the action in the language of its message."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    pressed = callbacks.decode(query.data)
+    assert pressed is not None  # guaranteed by the pattern
+    person = await remember(update, context)
+    language = pressed.language or menu_language(person, update)
+    assistant = context.services.assistant
+    if pressed.value == "ask":
+        await send(update, assistant.fixed("ask_prompt", language))
+    elif pressed.value == "eligibility":
+        await send(update, assistant.interim("eligibility_coming", language))
+    elif pressed.value == "sessions":
+        await send(update, assistant.interim("sessions_coming", language))
+    elif pressed.value == "contact":
+        await send(update, assistant.contact(language))
+    else:  # "language"
+        await send(update, assistant.language_choice(language))
+
+
+def is_menu(data: object) -> bool:
+    pressed = callbacks.decode(data) if isinstance(data, str) else None
+    return pressed is not None and pressed.prefix == "menu"
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    application.add_handler(CommandHandler("start", welcome))
+    application.add_handler(CommandHandler("help", show_help))
+    application.add_handler(CommandHandler("contact", show_contact))
+    application.add_handler(CommandHandler("eligibility", show_eligibility))
+    application.add_handler(CommandHandler("sessions", show_sessions))
+    application.add_handler(CallbackQueryHandler(choose_from_menu, pattern=is_menu))
