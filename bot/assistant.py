@@ -48,6 +48,8 @@ REQUIRED_MESSAGES = frozenset(
 )
 # Until the questionnaire and the registrations exist, their commands show these entries.
 INTERIM_ENTRIES = {"eligibility_coming": "prerequisites", "sessions_coming": "info-session"}
+# Offered when a question shares no word with any entry: what people ask about most.
+FALLBACK_SUGGESTIONS = ("leadership-overview", "grants", "info-session")
 LONG_MESSAGE = 1500  # characters past which we say we only read the start
 
 
@@ -148,13 +150,14 @@ class Assistant:
 
     def unsure(self, match: Match, language: str, question_id: int | None) -> Reply:
         """Say so plainly, offer the closest topics, and always a person."""
+        closest = match.suggestions if match.score > 0 else ()
         suggestions = [
             Button(
                 self.knowledge.title(entry_id, language),
                 callbacks.encode("faq", entry_id, language),
             )
-            for entry_id in match.suggestions[:3]
-            if match.score > 0 and entry_id in self.knowledge.entries
+            for entry_id in (closest or FALLBACK_SUGGESTIONS)[:3]
+            if entry_id in self.knowledge.entries
         ]
         key = "not_sure" if suggestions else "not_sure_no_suggestion"
         person = Button(
