@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb.add_argument("action", choices=["check"])
     evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
-    evaluation.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    evaluation.add_argument("--split", choices=["dev", "test", "holdout", "all"], default="all")
     evaluation.add_argument("--threshold", type=float, default=None)
     evaluation.add_argument("--details", action="store_true", help="list every mistake")
     evaluation.add_argument("--explain", metavar="QUESTION", help="show how one question is read")
@@ -109,7 +109,7 @@ def _eval(
         match = matcher.match(text)
         return match.entry_id if match.confident else None
 
-    for name in ["dev", "test"] if split == "all" else [split]:
+    for name in ["dev", "test", "holdout"] if split == "all" else [split]:
         report = evaluate(predict, load_questions(split=name))
         print(
             format_report(

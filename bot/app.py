@@ -82,8 +82,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
-    application: BotApplication = builder.build()  # type: ignore[assignment]
+        limiter: AIORateLimiter = AIORateLimiter(max_retries=2)
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
+    application: BotApplication = builder.build()
     application.bot_data["services"] = services
     register(application)
     return application

@@ -27,6 +27,7 @@ from bot.text import STOP_WORDS, fold, sentences, stem
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
+ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
 UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
 
@@ -58,9 +59,11 @@ class Matcher:
         threshold: float = DEFAULT_THRESHOLD,
         question_coverage_weight: float = QUESTION_COVERAGE_WEIGHT,
         unknown_word_factor: float = UNKNOWN_WORD_FACTOR,
+        entry_words_factor: float = ENTRY_WORDS_FACTOR,
     ) -> None:
         self.threshold = threshold
         self._alpha = question_coverage_weight
+        self._beta = entry_words_factor
         self._kinds = {entry_id: entry.kind for entry_id, entry in entries.items()}
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
@@ -79,8 +82,11 @@ class Matcher:
         smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
+        self._entry_postings: dict[str, set[str]] = defaultdict(set)
         self._postings: dict[str, list[int]] = defaultdict(list)
         for entry_id, tokens in token_sets:
+            for token in tokens:
+                self._entry_postings[token].add(entry_id)
             index = len(self._phrasings)
             self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
             for token in tokens:
@@ -134,9 +140,7 @@ class Matcher:
         if word in self._known or len(word) < 5 or word.isdigit():
             return word
         limit = 2 if len(word) >= 8 else 1
-        found = process.extractOne(
-            word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit
-        )
+        found = process.extractOne(word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit)
         return str(found[0]) if found else word
 
     @staticmethod
@@ -160,36 +164,54 @@ class Matcher:
     # ----------------------------------------------------------------- scoring
 
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """Every entry that shares a word with the question, best first."""
-        pieces = sentences(text[:MAX_QUERY_CHARS])
-        candidates = [text[:MAX_QUERY_CHARS]] + (pieces if len(pieces) > 1 else [])
-        best: dict[str, float] = {}
-        for piece in candidates:
+        """Every entry that shares a word with the question, best first.
+
+        Topics are scored on the whole message and on each of its sentences; small talk
+        only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
+        """
+        text = text[:MAX_QUERY_CHARS]
+        whole = set(self._analyse(text, correct=True))
+        best = self._score(whole, with_smalltalk=True)
+        pieces = sentences(text)
+        for piece in pieces if len(pieces) > 1 else []:
             for entry_id, score in self._score(set(self._analyse(piece, correct=True))).items():
                 if score > best.get(entry_id, 0.0):
                     best[entry_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
-    def _score(self, query: set[str]) -> dict[str, float]:
-        topical = query - self._smalltalk_only
+    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> dict[str, float]:
+        scores = self._score_topics(query - self._smalltalk_only, {"faq"})
+        if with_smalltalk:
+            scores.update(self._score_topics(query, {"smalltalk"}))
+        return scores
+
+    def _score_topics(self, tokens: set[str], kinds: set[str]) -> dict[str, float]:
+        """Best phrasing per entry, or the entry's words as a whole, whichever is higher."""
         scores: dict[str, float] = {}
-        for tokens, kinds in ((topical, {"faq"}), (query, {"smalltalk"})):
-            if not tokens:
+        if not tokens:
+            return scores
+        query_weight = self._weight(tokens)
+        shared: dict[int, float] = defaultdict(float)
+        entry_shared: dict[str, float] = defaultdict(float)
+        for token in tokens:
+            weight = self._idf.get(token, self._oov_weight)
+            for index in self._postings.get(token, ()):
+                shared[index] += weight
+            for entry_id in self._entry_postings.get(token, ()):
+                entry_shared[entry_id] += weight
+        for index, overlap in shared.items():
+            phrasing = self._phrasings[index]
+            if self._kinds[phrasing.entry_id] not in kinds:
                 continue
-            query_weight = self._weight(tokens)
-            shared: dict[int, float] = defaultdict(float)
-            for token in tokens:
-                weight = self._idf.get(token, self._oov_weight)
-                for index in self._postings.get(token, ()):
-                    shared[index] += weight
-            for index, overlap in shared.items():
-                phrasing = self._phrasings[index]
-                if self._kinds[phrasing.entry_id] not in kinds:
-                    continue
-                question_part = (overlap / query_weight) ** self._alpha
-                score = question_part * (overlap / phrasing.weight) ** (1 - self._alpha)
-                if score > scores.get(phrasing.entry_id, 0.0):
-                    scores[phrasing.entry_id] = score
+            question_part = (overlap / query_weight) ** self._alpha
+            score = question_part * (overlap / phrasing.weight) ** (1 - self._alpha)
+            if score > scores.get(phrasing.entry_id, 0.0):
+                scores[phrasing.entry_id] = score
+        for entry_id, overlap in entry_shared.items():
+            if self._kinds[entry_id] in kinds:
+                whole_entry = self._beta * overlap / query_weight
+                if whole_entry > scores.get(entry_id, 0.0):
+                    scores[entry_id] = whole_entry
         return scores
 
     def match(self, text: str) -> Match:

@@ -48,10 +48,21 @@ _CONFLICT_POLL = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
     "is running"
 )
-_CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
-})
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 _RATE_LIMITED = frozenset({"sendMessage", "sendDocument", "editMessageText"})
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _BUTTON_URL_RE = re.compile(r"(?:(?:https?|tg)://)?[^\s/]+\.\S*|tg://\S+")
@@ -213,20 +224,27 @@ def _as_bool(params: JSON, key: str) -> bool:
 def _check_button(button: Any) -> Button:
     """Validate one inline button like the Bot API; only callback and URL buttons are kept."""
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-        raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                            'Field "text" must be of type String')
+        raise ApiError(
+            400,
+            "Bad Request: can't parse inline keyboard button: "
+            'Field "text" must be of type String',
+        )
     if not button["text"].strip():
         raise ApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
     data, url = button.get("callback_data"), button.get("url")
     if data is not None and len(str(data).encode()) > 64:
         raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
     if url is not None and _BUTTON_URL_RE.fullmatch(url) is None:
-        raise ApiError(400, f"Bad Request: inline keyboard button URL '{url}' is invalid: "
-                            "Wrong HTTP URL")
+        raise ApiError(
+            400, f"Bad Request: inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
+        )
     others = set(button) - {"text", "callback_data", "url"}
     if not data and not url and not others:  # Telegram treats "" callback_data as absent
-        raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                            "Text buttons are unallowed in the inline keyboard")
+        raise ApiError(
+            400,
+            "Bad Request: can't parse inline keyboard button: "
+            "Text buttons are unallowed in the inline keyboard",
+        )
     return Button(button["text"], str(data) if data else None, url)
 
 
@@ -334,6 +352,7 @@ class MemoryBotApi:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.menu_buttons: dict[int | None, JSON] = {}
         self.webhook_url = ""
+        self.undelivered: list[JSON] = []
         self._chats: dict[int, JSON] = {}
         self._users: dict[int, UserSpec] = {}
         self._messages: dict[int, list[SentMessage]] = {}
@@ -346,16 +365,26 @@ class MemoryBotApi:
         self._files: dict[str, tuple[str, bytes, str]] = {}
         self._faults: list[_Fault] = []
         self._listeners: list[Callable[[str, SentMessage], None]] = []
+        self._changed: list[asyncio.Future[None]] = []
         self._methods: dict[str, Callable[[JSON], Any]] = {
-            "getMe": self._get_me, "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook, "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._webhook_info, "setMyCommands": self._set_commands,
-            "getMyCommands": self._get_commands, "deleteMyCommands": self._delete_commands,
-            "setChatMenuButton": self._set_menu_button, "sendMessage": self._send_message,
-            "editMessageText": self._edit_text, "editMessageReplyMarkup": self._edit_markup,
-            "deleteMessage": self._delete_message, "answerCallbackQuery": self._answer_query,
-            "sendDocument": self._send_document, "sendChatAction": self._chat_action,
-            "close": lambda p: True, "logOut": lambda p: True,
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._webhook_info,
+            "setMyCommands": self._set_commands,
+            "getMyCommands": self._get_commands,
+            "deleteMyCommands": self._delete_commands,
+            "setChatMenuButton": self._set_menu_button,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_text,
+            "editMessageReplyMarkup": self._edit_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_query,
+            "sendDocument": self._send_document,
+            "sendChatAction": self._chat_action,
+            "close": lambda p: True,
+            "logOut": lambda p: True,
         }
         self._by_lower = {name.lower(): name for name in self._methods}
 
@@ -396,11 +425,49 @@ class MemoryBotApi:
         except Exception as exc:  # a bug in the fake must not look like a network blip
             self.internal_errors.append(exc)
             raise
+        finally:
+            self._signal_change()
+
+    async def wait_for(self, predicate: Callable[[], bool], *, within: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking after each API call (no polling).
+
+        ``within`` bounds the wait so a bot that never answers fails the test instead of
+        hanging it; TimeoutError is raised then.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            if loop.time() >= deadline:
+                raise TimeoutError(f"condition still false after {within}s")
+            changed = loop.create_future()
+            self._changed.append(changed)
+            await asyncio.wait({changed}, timeout=deadline - loop.time())
+
+    async def wait_for_bot_messages(
+        self, chat_id: int, count: int, *, within: float = 5.0
+    ) -> list[SentMessage]:
+        """Wait until the bot has ``count`` visible messages in the chat; return them all."""
+        await self.wait_for(lambda: len(self.bot_messages(chat_id)) >= count, within=within)
+        return self.bot_messages(chat_id)
+
+    def _signal_change(self) -> None:
+        changed, self._changed = self._changed, []
+        for future in changed:
+            if not future.done():
+                future.set_result(None)
 
     # ----- faults -----------------------------------------------------------------------------
-    def fail_next(self, method: str, *, status: int = 400,
-                  description: str = "Bad Request: injected", retry_after: int | None = None,
-                  timeout: bool = False, times: int = 1, chat_id: int | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 400,
+        description: str = "Bad Request: injected",
+        retry_after: int | None = None,
+        timeout: bool = False,
+        times: int = 1,
+        chat_id: int | None = None,
+    ) -> None:
         """Make the next ``times`` calls of ``method`` (in ``chat_id`` if given) fail."""
         if retry_after is not None and description == "Bad Request: injected":
             status, description = 429, f"Too Many Requests: retry after {retry_after}"
@@ -420,52 +487,84 @@ class MemoryBotApi:
                 raise fault.error
 
     # ----- the person's side ------------------------------------------------------------------
-    def user_message(self, user: UserSpec, text: str, *, chat: ChatSpec | None = None,
-                     reply_to: int | None = None) -> dict[str, Any]:
-        """A person writes ``text``; returns the Update (queued for getUpdates unless privacy
-        mode hides it from the bot, as in a group where the bot is not addressed)."""
+    def user_message(
+        self,
+        user: UserSpec,
+        text: str,
+        *,
+        chat: ChatSpec | None = None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A person writes ``text``; returns the Update, queued for getUpdates.
+
+        In groups, privacy mode (``can_read_all_group_messages=False``, Telegram's default)
+        hides messages that don't address the bot: they go to ``undelivered`` instead.
+        """
+        if not text.strip():
+            raise ValueError("Telegram clients cannot send an empty message")
         chat_dict = self._register(user, chat)
         chat_id = chat_dict["id"]
         if chat_dict["type"] == "private":
             self.unblock(user.id)  # writing to a bot you blocked requires unblocking it
         if reply_to is not None:
             self._find(chat_id, reply_to, f"no message {reply_to} in chat {chat_id}", LookupError)
-        message = self._store(chat_id, False, text, entities=detect_entities(text),
-                              reply_to=reply_to, user_id=user.id)
+        message = self._store(
+            chat_id,
+            False,
+            text,
+            entities=detect_entities(text),
+            reply_to=reply_to,
+            user_id=user.id,
+        )
         update = self._update("message", self._message_dict(message))
         if chat_dict["type"] == "private" or self._addressed(message):
             self.push_update(update)
+        else:
+            self.undelivered.append(update)
         return copy.deepcopy(update)
 
-    def user_press(self, user: UserSpec, message_id: int, button_text: str, *,
-                   chat_id: int | None = None) -> dict[str, Any]:
+    def user_press(
+        self, user: UserSpec, message_id: int, button_text: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
         """A person taps the button labelled ``button_text`` on that message."""
         chat_id = user.id if chat_id is None else chat_id
-        message = self._find(chat_id, message_id, f"no message {message_id} in chat {chat_id}",
-                             missing=LookupError)
+        message = self._find(
+            chat_id, message_id, f"no message {message_id} in chat {chat_id}", missing=LookupError
+        )
         buttons = [b for row in message.buttons for b in row]
         matching = [b for b in buttons if b.text == button_text]
         if not matching:
-            raise LookupError(f"no button {button_text!r} on message {message_id}; "
-                              f"available: {[b.text for b in buttons]}")
+            raise LookupError(
+                f"no button {button_text!r} on message {message_id}; "
+                f"available: {[b.text for b in buttons]}"
+            )
         if matching[0].callback_data is None:
             raise LookupError(f"button {button_text!r} opens {matching[0].url}; no update is sent")
         return self.user_callback(user, message_id, matching[0].callback_data, chat_id=chat_id)
 
-    def user_callback(self, user: UserSpec, message_id: int, data: str, *,
-                      chat_id: int | None = None) -> dict[str, Any]:
+    def user_callback(
+        self, user: UserSpec, message_id: int, data: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
         """A (possibly forged) callback query with arbitrary ``data``."""
         chat_id = user.id if chat_id is None else chat_id
         if chat_id not in self._chats:
             raise LookupError(f"chat {chat_id} does not exist; a user must write there first")
         chat = self._chats[chat_id]
         found = [m for m in self._messages.get(chat_id, []) if m.message_id == message_id]
-        message = (self._message_dict(found[0]) if found and not found[0].deleted
-                   else {"chat": chat, "message_id": message_id, "date": 0})
+        message = (
+            self._message_dict(found[0])
+            if found and not found[0].deleted
+            else {"chat": chat, "message_id": message_id, "date": 0}
+        )
         query_id = str(8_000_000_000 + self._next_update_id)
         self._queries[query_id] = chat_id
-        query = {"id": query_id, "from": user.to_dict(), "message": message,
-                 "chat_instance": str(abs(chat_id) * 7919 % 10**12), "data": data}
+        query = {
+            "id": query_id,
+            "from": user.to_dict(),
+            "message": message,
+            "chat_instance": str(abs(chat_id) * 7919 % 10**12),
+            "data": data,
+        }
         update = self._update("callback_query", query)
         self.push_update(update)
         return copy.deepcopy(update)
@@ -485,6 +584,7 @@ class MemoryBotApi:
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue a raw update for getUpdates and wake a waiting long poll."""
         self._updates.append(update)
+        self._signal_change()
         poller = self._poller
         if poller is not None and not poller.done():
             loop = poller.get_loop()
@@ -516,8 +616,12 @@ class MemoryBotApi:
 
     # ----- helpers ----------------------------------------------------------------------------
     def _bot_user(self) -> JSON:
-        return {"id": self.bot_id, "is_bot": True, "first_name": self.bot_first_name,
-                "username": self.bot_username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
 
     def _register(self, user: UserSpec, chat: ChatSpec | None) -> JSON:
         self._users[user.id] = user
@@ -557,13 +661,18 @@ class MemoryBotApi:
         if chat is None:
             return
         bot = self._bot_user()
-        change = {"chat": chat, "from": self._users[user_id].to_dict(), "date": int(time.time()),
-                  "old_chat_member": {"user": bot, "status": old},
-                  "new_chat_member": {"user": bot, "status": new, "until_date": 0}}
+        change = {
+            "chat": chat,
+            "from": self._users[user_id].to_dict(),
+            "date": int(time.time()),
+            "old_chat_member": {"user": bot, "status": old},
+            "new_chat_member": {"user": bot, "status": new, "until_date": 0},
+        }
         self.push_update(self._update("my_chat_member", change))
 
-    def _find(self, chat_id: int, message_id: int, error: str,
-              missing: type[Exception] = ApiError) -> SentMessage:
+    def _find(
+        self, chat_id: int, message_id: int, error: str, missing: type[Exception] = ApiError
+    ) -> SentMessage:
         for message in self._messages.get(chat_id, []):
             if message.message_id == message_id and not message.deleted:
                 return message
@@ -571,10 +680,20 @@ class MemoryBotApi:
 
     def _store(self, chat_id: int, from_bot: bool, text: str | None, **fields: Any) -> SentMessage:
         history = self._messages.setdefault(chat_id, [])
-        message = SentMessage(chat_id, len(history) + 1, from_bot, int(time.time()), text,
-                              fields.pop("parse_mode", None), fields.pop("buttons", []),
-                              fields.pop("document", None), 0, fields.pop("reply_to", None),
-                              raw_text=fields.pop("raw_text", text), **fields)
+        message = SentMessage(
+            chat_id,
+            len(history) + 1,
+            from_bot,
+            int(time.time()),
+            text,
+            fields.pop("parse_mode", None),
+            fields.pop("buttons", []),
+            fields.pop("document", None),
+            0,
+            fields.pop("reply_to", None),
+            raw_text=fields.pop("raw_text", text),
+            **fields,
+        )
         history.append(message)
         return message
 
@@ -586,26 +705,38 @@ class MemoryBotApi:
         """The Telegram ``Message`` object PTB builds its Message from."""
         chat = self._chats[message.chat_id]
         sender = self._bot_user() if message.from_bot else self._sender(message)
-        data: JSON = {"message_id": message.message_id, "from": sender, "chat": chat,
-                      "date": message.date}
-        text_key, entities_key = ("caption", "caption_entities") if message.document else (
-            "text", "entities")
+        data: JSON = {
+            "message_id": message.message_id,
+            "from": sender,
+            "chat": chat,
+            "date": message.date,
+        }
+        text_key, entities_key = (
+            ("caption", "caption_entities") if message.document else ("text", "entities")
+        )
         if message.text:
             data[text_key] = message.text
         if message.entities:
             data[entities_key] = message.entities
         if message.document and message.file_id:
             name, content = message.document
-            data["document"] = {"file_id": message.file_id, "file_unique_id": message.file_id[-8:],
-                                "file_name": name, "mime_type": self._files[message.file_id][2],
-                                "file_size": len(content)}
+            data["document"] = {
+                "file_id": message.file_id,
+                "file_unique_id": message.file_id[-8:],
+                "file_name": name,
+                "mime_type": self._files[message.file_id][2],
+                "file_size": len(content),
+            }
         if message.buttons and message.reply_markup:
             data["reply_markup"] = {"inline_keyboard": message.reply_markup["inline_keyboard"]}
         if message.edit_date is not None:
             data["edit_date"] = message.edit_date
         if nested and message.reply_to is not None:
-            replied = [m for m in self._messages[message.chat_id]
-                       if m.message_id == message.reply_to and not m.deleted]
+            replied = [
+                m
+                for m in self._messages[message.chat_id]
+                if m.message_id == message.reply_to and not m.deleted
+            ]
             if replied:
                 data["reply_to_message"] = self._message_dict(replied[0], nested=False)
         return data
@@ -629,8 +760,9 @@ class MemoryBotApi:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
 
-    def _content(self, params: JSON, key: str, limit: int, too_long: str) -> tuple[
-        str, list[JSON], str | None]:
+    def _content(
+        self, params: JSON, key: str, limit: int, too_long: str
+    ) -> tuple[str, list[JSON], str | None]:
         """Parse text/caption markup; returns (visible text, entities, raw)."""
         raw = _param(params, key)
         raw = None if raw is None else str(raw)
@@ -676,22 +808,30 @@ class MemoryBotApi:
             self._find(chat_id, int(message_id), "Bad Request: message to be replied not found")
         except ApiError:
             if reply.get("allow_sending_without_reply") or _as_bool(
-                    params, "allow_sending_without_reply"):
+                params, "allow_sending_without_reply"
+            ):
                 return None
             raise
         return int(message_id)
 
     # ----- methods ----------------------------------------------------------------------------
     def _get_me(self, params: JSON) -> JSON:
-        return {**self._bot_user(), "can_join_groups": True,
-                "can_read_all_group_messages": self.can_read_all_group_messages,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": self.can_read_all_group_messages,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         if self.webhook_url:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(_param(params, "offset") or 0)
         limit = min(100, max(1, int(_param(params, "limit") or 100)))
         timeout = max(0.0, float(_param(params, "timeout") or 0))
@@ -726,8 +866,9 @@ class MemoryBotApi:
     def _set_webhook(self, params: JSON) -> bool:
         url = str(_param(params, "url") or "")
         if url and not url.lower().startswith("https://"):
-            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for "
-                                "webhook")
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         if _as_bool(params, "drop_pending_updates"):
             self._updates.clear()
         self.webhook_url = url
@@ -737,8 +878,11 @@ class MemoryBotApi:
         return self._set_webhook({"drop_pending_updates": params.get("drop_pending_updates")})
 
     def _webhook_info(self, params: JSON) -> JSON:
-        info: JSON = {"url": self.webhook_url, "has_custom_certificate": False,
-                      "pending_update_count": len(self._updates)}
+        info: JSON = {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
         if self._allowed_updates:
             info["allowed_updates"] = self._allowed_updates
         return info
@@ -750,8 +894,9 @@ class MemoryBotApi:
     def _set_commands(self, params: JSON) -> bool:
         commands = _as_json(params, "commands")
         if not isinstance(commands, list) or len(commands) > 100:
-            raise ApiError(400, "Bad Request: parameter \"commands\" must be an Array of at most "
-                                "100 BotCommand")
+            raise ApiError(
+                400, 'Bad Request: parameter "commands" must be an Array of at most 100 BotCommand'
+            )
         for command in commands:
             if not _COMMAND_RE.fullmatch(str(command.get("command", ""))):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
@@ -779,16 +924,25 @@ class MemoryBotApi:
 
     def _send_message(self, params: JSON) -> JSON:
         chat_id = self._chat_id(params)
-        text, entities, raw = self._content(params, "text", 4096,
-                                            "Bad Request: message is too long")
+        text, entities, raw = self._content(
+            params, "text", 4096, "Bad Request: message is too long"
+        )
         if not text:
             raise ApiError(400, "Bad Request: message text is empty")
         markup, buttons = _parse_reply_markup(params)
         reply_to = self._reply_to(params, chat_id)
         self._throttle("sendMessage", chat_id)
-        message = self._store(chat_id, True, text, raw_text=raw, entities=entities,
-                              parse_mode=_param(params, "parse_mode"), reply_markup=markup,
-                              buttons=buttons, reply_to=reply_to)
+        message = self._store(
+            chat_id,
+            True,
+            text,
+            raw_text=raw,
+            entities=entities,
+            parse_mode=_param(params, "parse_mode"),
+            reply_markup=markup,
+            buttons=buttons,
+            reply_to=reply_to,
+        )
         self._notify("sent", message)
         return self._message_dict(message)
 
@@ -796,7 +950,7 @@ class MemoryBotApi:
         chat_id = self._chat_id(params)
         document = _param(params, "document")
         if isinstance(document, str) and document.startswith("attach://"):
-            document = params.get(document[len("attach://"):])
+            document = params.get(document[len("attach://") :])
         if isinstance(document, str) and document in self._files:
             document = UploadedFile(*self._files[document])
         if not isinstance(document, UploadedFile):
@@ -812,10 +966,19 @@ class MemoryBotApi:
         self._throttle("sendDocument", chat_id)
         file_id = f"BQACAgIAAxkBAAI{len(self._files):012d}"
         self._files[file_id] = (document.filename, document.content, document.mimetype)
-        message = self._store(chat_id, True, caption or None, raw_text=raw, entities=entities,
-                              parse_mode=_param(params, "parse_mode"), reply_markup=markup,
-                              buttons=buttons, reply_to=reply_to, file_id=file_id,
-                              document=(document.filename, document.content))
+        message = self._store(
+            chat_id,
+            True,
+            caption or None,
+            raw_text=raw,
+            entities=entities,
+            parse_mode=_param(params, "parse_mode"),
+            reply_markup=markup,
+            buttons=buttons,
+            reply_to=reply_to,
+            file_id=file_id,
+            document=(document.filename, document.content),
+        )
         self._notify("sent", message)
         return self._message_dict(message)
 
@@ -823,8 +986,9 @@ class MemoryBotApi:
         if _param(params, "inline_message_id") is not None:
             raise ApiError(400, "Bad Request: inline messages are not supported by MemoryBotApi")
         chat_id = self._chat_id(params)
-        message_id = _as_int(params, "message_id",
-                             "Bad Request: message identifier is not specified")
+        message_id = _as_int(
+            params, "message_id", "Bad Request: message identifier is not specified"
+        )
         message = self._find(chat_id, message_id, "Bad Request: message to edit not found")
         if not message.from_bot:
             raise ApiError(400, "Bad Request: message can't be edited")
@@ -846,15 +1010,24 @@ class MemoryBotApi:
         message = self._editable(params)
         if message.document is not None:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text, entities, raw = self._content(params, "text", 4096,
-                                            "Bad Request: message is too long")
+        text, entities, raw = self._content(
+            params, "text", 4096, "Bad Request: message is too long"
+        )
         if not text:
             raise ApiError(400, "Bad Request: message text is empty")
         markup, buttons = _parse_reply_markup(params)  # omitted markup removes the keyboard
         self._throttle("editMessageText", message.chat_id)
-        return self._apply_edit(message, {"text": text, "entities": entities, "buttons": buttons,
-                                          "raw_text": raw, "reply_markup": markup,
-                                          "parse_mode": _param(params, "parse_mode")})
+        return self._apply_edit(
+            message,
+            {
+                "text": text,
+                "entities": entities,
+                "buttons": buttons,
+                "raw_text": raw,
+                "reply_markup": markup,
+                "parse_mode": _param(params, "parse_mode"),
+            },
+        )
 
     def _edit_markup(self, params: JSON) -> JSON:
         message = self._editable(params)
@@ -863,8 +1036,9 @@ class MemoryBotApi:
 
     def _delete_message(self, params: JSON) -> bool:
         chat_id = self._chat_id(params)
-        message_id = _as_int(params, "message_id",
-                             "Bad Request: message identifier is not specified")
+        message_id = _as_int(
+            params, "message_id", "Bad Request: message identifier is not specified"
+        )
         message = self._find(chat_id, message_id, "Bad Request: message to delete not found")
         message.deleted = True
         self._notify("deleted", message)

@@ -16,20 +16,52 @@ from typing import Any
 Entity = dict[str, Any]
 
 _SPACES = " \t\r\n\v\0"
-_HTML_TAGS = frozenset({
-    "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "pre", "code", "tg-spoiler",
-    "span", "blockquote", "tg-emoji",
-})
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "pre",
+        "code",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+        "tg-emoji",
+    }
+)
 _HTML_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "blockquote": "blockquote",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "blockquote": "blockquote",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _MD2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl",
-    "custom_emoji": "CustomEmoji", "blockquote": "BlockQuote",
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
+    "blockquote": "BlockQuote",
 }
 _COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _MENTION_RE = re.compile(r"(?<!\w)@[A-Za-z0-9_]{2,32}(?!\w)")
@@ -516,9 +548,9 @@ def parse_markdown(text: str) -> tuple[str, list[Entity]]:
     return out.result()
 
 
-def parse_markup(text: str, parse_mode: str | None, *, strict_html: bool = True) -> tuple[
-    str, list[Entity]
-]:
+def parse_markup(
+    text: str, parse_mode: str | None, *, strict_html: bool = True
+) -> tuple[str, list[Entity]]:
     """Dispatch on ``parse_mode`` like the Bot API; raise ValueError for an unknown mode."""
     mode = (parse_mode or "").lower()
     if not mode:

@@ -131,8 +131,14 @@ def _parse_params(request: _Request) -> dict[str, Any]:
 class MemoryHttpServer:
     """An HTTP front for a MemoryBotApi: ``async with MemoryHttpServer(api) as server: ...``."""
 
-    def __init__(self, api: MemoryBotApi, *, host: str = "127.0.0.1", port: int = 0,
-                 timeout_hold: float = 120.0) -> None:
+    def __init__(
+        self,
+        api: MemoryBotApi,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout_hold: float = 120.0,
+    ) -> None:
         self.api = api
         self.host = host
         self._port = port
@@ -171,8 +177,12 @@ class MemoryHttpServer:
     async def __aenter__(self) -> MemoryHttpServer:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -187,14 +197,17 @@ class MemoryHttpServer:
             _LOGGER.warning("memory_http: dropping connection: %s", exc)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # close() cancels on purpose; re-raising makes asyncio log a spurious error
         finally:
             self._connections.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _answer(self, request: _Request, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
+    async def _answer(
+        self, request: _Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Answer one request; False when the connection must close."""
         try:
             status, body = await self.api.respond_to_path(

@@ -15,6 +15,7 @@ APOSTROPHES = "'’‘`´ʼ"
 _NUMBER_GROUPS = re.compile(r"(?<=\d)[\s\u00a0\u202f,.](?=\d{3}\b)")
 _WORD = re.compile(r"[a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
+_YEAR = re.compile(r"\b20[0-9]{2}\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
 
 # Words that say nothing about the topic, in both languages, after accents are stripped.
@@ -104,6 +105,7 @@ def fold(text: str) -> str:
     text = strip_accents(text.lower())
     text = _NUMBER_GROUPS.sub("", text)
     text = _REPEATS.sub(r"\1", text)  # "merciii" -> "merci", "allooo" -> "allo"
+    text = _YEAR.sub(" annee ", text)  # any year reads as "a year": 2027 is not a topic word
     for mark in APOSTROPHES:
         text = text.replace(mark, " ")
     words = _WORD.findall(text)

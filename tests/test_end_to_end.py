@@ -39,7 +39,7 @@ async def test_question_answered_through_real_long_polling(tmp_path: Path) -> No
         try:
             person = UserSpec(77, "Maude", language_code="fr")
             api.user_message(person, "Combien vaut la bourse innovation?")
-            replies = await api.wait_for_bot_messages(person.id, 1, timeout=60)
+            replies = await api.wait_for_bot_messages(person.id, 1, within=60)
             assert "50\u00a0000\u00a0$" in (replies[0].text or "")
             assert any(method == "getUpdates" for method, _ in api.calls)
         finally:
