@@ -94,6 +94,8 @@ async def run_chat(settings: Settings, *, demo: bool = True) -> int:
                 line = await asyncio.to_thread(sys.stdin.readline)
                 if not line or line.strip() == "/quit":
                     break
+                if not line.strip():
+                    continue  # Telegram does not send empty messages either
                 if not interactive:
                     print(f"{PROMPT}{line.rstrip()}")
                 update = chat.update_for(line.rstrip("\n"))

@@ -98,8 +98,9 @@ def load_with_problems(
     facts_file = _load_model(directory / "facts.yaml", FactsFile, problems)
     messages_file = _load_model(directory / "messages.yaml", Messages, problems)
     synonyms_file = _load_model(directory / "synonyms.yaml", SynonymsFile, problems)
-    facts = facts_file.facts if facts_file else {}
-    entries, files = _load_entries(directory / "faq", problems)
+    # One bad fact must not make every placeholder in the base look unknown.
+    facts = facts_file.facts if facts_file else _valid_facts(directory / "facts.yaml")
+    entries, files, broken = _load_entries(directory / "faq", problems)
     messages = messages_file.messages if messages_file else {}
     if messages_file:
         for key in sorted(required_messages - messages.keys()):
@@ -116,7 +117,7 @@ def load_with_problems(
                     allow_names=True,
                 )
     for entry in entries.values():
-        _check_entry(entry, entries, facts, files[entry.id], problems)
+        _check_entry(entry, entries, broken, facts, files[entry.id], problems)
     if not entries:
         problems.append(Problem(_rel(directory / "faq"), "no entries found"))
     if facts_file is None or messages_file is None or synonyms_file is None:
@@ -134,17 +135,21 @@ def load_with_problems(
 
 def _load_entries(
     folder: Path, problems: list[Problem]
-) -> tuple[dict[str, Entry], dict[str, str]]:
+) -> tuple[dict[str, Entry], dict[str, str], set[str]]:
+    """Valid entries, their files, and the ids of entry files already reported as broken."""
     entries: dict[str, Entry] = {}
     files: dict[str, str] = {}
+    broken: set[str] = set()
     if not folder.is_dir():
         problems.append(Problem(_rel(folder), "folder not found"))
-        return entries, files
+        return entries, files, broken
     for path in sorted(folder.glob("*.y*ml")):
         entry = _load_model(path, Entry, problems, entry_hint=path.stem)
         if entry is None:
+            broken.add(path.stem)
             continue
         if entry.id != path.stem:
+            broken.add(path.stem)
             problems.append(
                 Problem(_rel(path), f"id must match the file name ({path.stem!r})", entry.id, "id")
             )
@@ -155,17 +160,20 @@ def _load_entries(
             continue
         entries[entry.id] = entry
         files[entry.id] = _rel(path)
-    return entries, files
+    return entries, files, broken
 
 
 def _check_entry(
     entry: Entry,
     entries: Mapping[str, Entry],
+    broken: set[str],
     facts: Mapping[str, Fact],
     file: str,
     problems: list[Problem],
 ) -> None:
     for related in entry.related:
+        if related in broken:
+            continue  # that file's own error is reported; "unknown entry" would mislead
         if related not in entries:
             problems.append(Problem(file, f"unknown entry {related!r}", entry.id, "related"))
         elif related == entry.id:
@@ -222,6 +230,23 @@ def _check_placeholders(
         )
     if text.count("{") != text.count("}"):
         problems.append(Problem(file, "unbalanced { or }", entry, field_name))
+
+
+def _valid_facts(path: Path) -> dict[str, Fact]:
+    """The facts that are valid on their own when facts.yaml as a whole is not (its errors
+    are already reported), so placeholders can still be checked against them."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    raw = data.get("facts") if isinstance(data, dict) else None
+    valid: dict[str, Fact] = {}
+    for key, value in raw.items() if isinstance(raw, dict) else ():
+        try:
+            valid[str(key)] = Fact.model_validate(value)
+        except ValidationError:
+            continue
+    return valid
 
 
 def _load_model(

@@ -6,13 +6,14 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers import errors, faq, language, start
+from handlers import buttons, errors, faq, language, start
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add every handler. Order matters: commands, then buttons, then free text, then the
-    catch-all for unknown commands, which must come after every real command."""
+    """Add every handler. Order matters: the catch-all for unknown commands must come after
+    every real command. Buttons all go through one dispatcher (see handlers.buttons)."""
     start.register(application)
     language.register(application)
     faq.register(application)
-    errors.register(application)  # last: unknown commands, stale buttons, the error handler
+    buttons.register(application, {**start.BUTTONS, **language.BUTTONS, **faq.BUTTONS})
+    errors.register(application)  # last: unknown commands (after every real command), errors

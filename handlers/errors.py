@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import Application, MessageHandler, filters
 
 from bot import people
 from bot.context import BotContext
@@ -30,16 +30,6 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     language = menu_language(person, update)
     reply = context.services.assistant
     await send(update, reply.fixed_with("unknown_command", language, command=name[:64]))
-
-
-async def expired_button(update: Update, context: BotContext) -> None:
-    """Any button whose data we can't read: stale, from an old version, or forged."""
-    query = update.callback_query
-    assert query is not None
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    text = context.services.assistant.message("button_expired", language)
-    await query.answer(text, show_alert=True)
 
 
 async def handle_error(update: object, context: BotContext) -> None:
@@ -70,5 +60,4 @@ async def handle_error(update: object, context: BotContext) -> None:
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
-    application.add_handler(CallbackQueryHandler(expired_button))
     application.add_error_handler(handle_error)

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import Application, MessageHandler, filters
 
-from bot import callbacks
 from bot.assistant import LONG_MESSAGE
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.questions import LoggedQuestion, log_question
 from handlers.common import addressed_text, menu_language, remember, send
@@ -64,13 +64,8 @@ async def answer_non_text(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.fixed("non_text", menu_language(person, update)))
 
 
-async def show_entry(update: Update, context: BotContext) -> None:
+async def show_entry(update: Update, context: BotContext, pressed: Callback) -> None:
     """A suggestion or related-topic button: the entry's answer, in the button's language."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    pressed = callbacks.decode(query.data)
-    assert pressed is not None
     person = await remember(update, context)
     language = pressed.language or menu_language(person, update)
     assistant = context.services.assistant
@@ -80,24 +75,14 @@ async def show_entry(update: Update, context: BotContext) -> None:
     await send(update, assistant.entry(pressed.value, language))
 
 
-async def ask_person(update: Update, context: BotContext) -> None:
+async def ask_person(update: Update, context: BotContext, pressed: Callback) -> None:
     """ "Talk to a person": the team's contact details (the hand-off comes with staff tools)."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    pressed = callbacks.decode(query.data)
-    assert pressed is not None
     person = await remember(update, context)
     language = pressed.language or menu_language(person, update)
     await send(update, context.services.assistant.contact(language))
 
 
-def _prefix(name: str) -> Any:
-    def matches(data: object) -> bool:
-        pressed = callbacks.decode(data) if isinstance(data, str) else None
-        return pressed is not None and pressed.prefix == name
-
-    return matches
+BUTTONS = {"faq": show_entry, "human": ask_person}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -116,5 +101,3 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             answer_non_text,
         )
     )
-    application.add_handler(CallbackQueryHandler(show_entry, pattern=_prefix("faq")))
-    application.add_handler(CallbackQueryHandler(ask_person, pattern=_prefix("human")))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
-from bot import callbacks, people
+from bot import people
+from bot.callbacks import Callback
 from bot.context import BotContext
 from handlers.common import menu_language, remember, send
 
@@ -23,13 +24,8 @@ async def ask_language(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.language_choice(menu_language(person, update)))
 
 
-async def set_language(update: Update, context: BotContext) -> None:
+async def set_language(update: Update, context: BotContext, pressed: Callback) -> None:
     """A language button: remember the choice and confirm in that language."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    pressed = callbacks.decode(query.data)
-    assert pressed is not None
     person = await remember(update, context)
     if person is None:
         return
@@ -40,11 +36,8 @@ async def set_language(update: Update, context: BotContext) -> None:
     await send(update, assistant.welcome_menu(pressed.value))
 
 
-def is_language(data: object) -> bool:
-    pressed = callbacks.decode(data) if isinstance(data, str) else None
-    return pressed is not None and pressed.prefix == "lang"
+BUTTONS = {"lang": set_language}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("lang", ask_language))
-    application.add_handler(CallbackQueryHandler(set_language, pattern=is_language))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
-from bot import callbacks
+from bot.callbacks import Callback
 from bot.context import BotContext
 from handlers.common import menu_language, remember, send
 
@@ -47,13 +47,8 @@ async def show_sessions(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.interim("sessions_coming", language))
 
 
-async def choose_from_menu(update: Update, context: BotContext) -> None:
+async def choose_from_menu(update: Update, context: BotContext, pressed: Callback) -> None:
     """A menu or follow-up button: run the action in the language of its message."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    pressed = callbacks.decode(query.data)
-    assert pressed is not None  # guaranteed by the pattern
     person = await remember(update, context)
     language = pressed.language or menu_language(person, update)
     assistant = context.services.assistant
@@ -69,9 +64,7 @@ async def choose_from_menu(update: Update, context: BotContext) -> None:
         await send(update, assistant.language_choice(language))
 
 
-def is_menu(data: object) -> bool:
-    pressed = callbacks.decode(data) if isinstance(data, str) else None
-    return pressed is not None and pressed.prefix == "menu"
+BUTTONS = {"menu": choose_from_menu}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -80,4 +73,3 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("contact", show_contact))
     application.add_handler(CommandHandler("eligibility", show_eligibility))
     application.add_handler(CommandHandler("sessions", show_sessions))
-    application.add_handler(CallbackQueryHandler(choose_from_menu, pattern=is_menu))

@@ -59,8 +59,10 @@ class Person:
     async def say(self, text: str, *, reply_to: int | None = None) -> list[SentMessage]:
         """Write a message; returns the bot's new messages in this chat."""
         self._seen = len(self.api.bot_messages(self.chat_id))
+        hidden = len(self.api.undelivered)
         update = self.api.user_message(self.spec, text, chat=self.chat, reply_to=reply_to)
-        await self.harness.feed(update)
+        if len(self.api.undelivered) == hidden:  # privacy mode hides some group messages
+            await self.harness.feed(update)
         return self.new_replies()
 
     async def press(self, label: str, *, message: SentMessage | None = None) -> list[SentMessage]:
