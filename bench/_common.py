@@ -11,8 +11,10 @@ import math
 import os
 import platform
 import re
+import sqlite3
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
@@ -48,6 +50,18 @@ def total_memory() -> str:
     return f"{int(found.group(1)) / 1024 / 1024:.1f} GiB" if found else "unknown"
 
 
+def library_versions() -> str:
+    """Versions of what the figures depend on besides our code."""
+    names = ("python-telegram-bot", "rapidfuzz", "bm25s", "SQLAlchemy", "aiosqlite")
+    found: list[str] = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (absent)")
+    return ", ".join([*found, f"SQLite {sqlite3.sqlite_version}"])
+
+
 def machine_lines() -> list[str]:
     """Date, CPU, cores, RAM, Python and load: the context needed to compare two runs."""
     cores = os.cpu_count() or 0
@@ -59,6 +73,7 @@ def machine_lines() -> list[str]:
         f"memory:  {total_memory()} total",
         f"python:  {platform.python_implementation()} {platform.python_version()} "
         f"({sys.executable})",
+        f"libs:    {library_versions()}",
         f"load:    {load:.2f} (1-minute load average at start: other processes share the CPU)",
     ]
 

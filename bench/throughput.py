@@ -68,6 +68,7 @@ class Run:
 
     @property
     def rate(self) -> float:
+        """Questions answered per second of wall time."""
         return self.updates / self.seconds
 
 
@@ -192,6 +193,7 @@ async def run_ours(questions: Sequence[Question], concurrency: int, folder: Path
 
 
 def row(run: Run, echo: Run) -> list[str]:
+    """One table row; rates are also given relative to echo, the machine-independent figure."""
     return [
         run.name,
         str(run.updates),
@@ -237,6 +239,7 @@ async def main_async(count: int, users: int, concurrency: int) -> None:
 
 
 def main() -> None:
+    """Parse the sizes (defaults: the figures in docs/benchmarks.md), run, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--questions", type=int, default=2000)
     parser.add_argument("--users", type=int, default=200)

@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import select
 from telegram.error import BadRequest, Forbidden, TimedOut
 
-from bot.memory_api import SentMessage
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.memory_api import MemoryBotApi, SentMessage
 from bot.models import Person as PersonRow
 from bot.models import QuestionLog
 from tests.conftest import NOW
-from tests.harness import Harness
+from tests.harness import Harness, running_bot
 
 QUESTION = "c'tu gratuit pour les organismes?"
 
@@ -144,3 +146,17 @@ async def test_failed_button_answer_does_not_crash(bot: Harness) -> None:
     assert take_errors(bot) == []
     again = await person.press("🙋 Parler à une personne")
     assert "1-888-750-4980" in visible(again[0])
+
+
+async def test_start_survives_a_refused_command_list(
+    settings: Settings, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = MemoryBotApi(token="123456:TEST")
+    api.fail_next("setMyCommands", status=400, description="Bad Request: not supported here")
+    caplog.set_level(logging.WARNING)
+    async with running_bot(settings, clock, api) as bot:
+        assert "Could not publish the command list" in caplog.text
+        person = bot.user(68)
+        replies = await person.say("/start")
+        assert "Bonjour" in visible(replies[0])
+        assert bot.errors == []
