@@ -183,6 +183,7 @@ async def run_ours(questions: Sequence[Question], concurrency: int, folder: Path
         async with app:
             await start(app)
             seconds, latencies = await feed(app, updates, concurrency)
+        await services.question_log.flush()  # the log is written in the background
         async with services.sessions() as session:
             logged = await session.scalar(select(func.count()).select_from(QuestionLog))
     finally:

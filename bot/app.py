@@ -20,6 +20,8 @@ from bot.config import Settings
 from bot.context import BotContext
 from bot.db import create_engine, session_factory
 from bot.migrate import upgrade
+from bot.people import People
+from bot.questions import QuestionLogWriter
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,12 +53,15 @@ async def create_services(settings: Settings, clock: Clock | None = None) -> Ser
     assistant = Assistant.load(settings.knowledge_dir, clock, settings.timezone)
     engine = create_engine(settings.database_url)
     await upgrade(engine)
+    sessions = session_factory(engine)
     return Services(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         clock=clock,
         assistant=assistant,
+        people=People(sessions),
+        question_log=QuestionLogWriter(sessions),
     )
 
 
@@ -106,4 +111,6 @@ async def start(application: BotApplication) -> None:
 
 
 async def close_services(services: Services) -> None:
+    """Write what is still queued, then close the database."""
+    await services.question_log.close()
     await services.engine.dispose()

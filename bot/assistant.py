@@ -123,14 +123,14 @@ class Assistant:
         )
         return Understanding(language, match, kind)
 
-    def reply_to(self, understanding: Understanding, question_id: int | None) -> Reply:
-        """The reply for an understood message; `question_id` feeds the hand-off button."""
+    def reply_to(self, understanding: Understanding) -> Reply:
+        """The reply for an understood message."""
         language = understanding.language
         if understanding.kind in ("empty", "emoji"):
             key = "empty_message" if understanding.kind == "empty" else "emoji_only"
             return Reply(self.message(key, language), language)
         if understanding.kind == "unsure" or understanding.match.entry_id is None:
-            return self.unsure(understanding.match, language, question_id)
+            return self.unsure(understanding.match, language)
         return self.entry(understanding.match.entry_id, language)
 
     def entry(self, entry_id: str, language: str) -> Reply:
@@ -148,8 +148,12 @@ class Assistant:
         ]
         return Reply(text, language, tuple(buttons))
 
-    def unsure(self, match: Match, language: str, question_id: int | None) -> Reply:
-        """Say so plainly, offer the closest topics, and always a person."""
+    def unsure(self, match: Match, language: str) -> Reply:
+        """Say so plainly, offer the closest topics, and always a person.
+
+        The person button carries no question id: the hand-off acts on the presser's own
+        latest question, so forged data cannot reach someone else's.
+        """
         closest = match.suggestions if match.score > 0 else ()
         suggestions = [
             Button(
@@ -162,7 +166,7 @@ class Assistant:
         key = "not_sure" if suggestions else "not_sure_no_suggestion"
         person = Button(
             self.message("ask_person_button", language),
-            callbacks.encode("human", str(question_id or 0), language),
+            callbacks.encode("human", "ask", language),
         )
         return Reply(self.message(key, language), language, (*suggestions, person))
 

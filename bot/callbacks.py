@@ -47,7 +47,7 @@ def decode(data: str | None) -> Callback | None:
     valid = {
         "menu": value in MENU_ACTIONS,
         "lang": value in LANGUAGES,
-        "human": value.isdigit(),
+        "human": value == "ask",
         "faq": True,
     }[prefix]
     return Callback(prefix, value, language) if valid else None

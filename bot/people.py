@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -98,3 +98,37 @@ def _insert(session: AsyncSession) -> Any:
     """The one dialect check for upserts: both SQLite and PostgreSQL speak ON CONFLICT."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class People:
+    """The people functions with a short memory, so a chat of ten messages is one write.
+
+    The cache lives one minute: long enough to absorb a conversation or a burst, short
+    enough that a change made by another process (e.g. /lang) is seen soon after.
+    """
+
+    TTL = timedelta(seconds=60)
+    MAX_CACHED = 10_000
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+        self._seen: dict[int, tuple[Profile, PersonView, datetime]] = {}
+
+    async def touch(self, profile: Profile, now: datetime) -> PersonView:
+        """Record the person unless we did so within the last minute with the same profile."""
+        cached = self._seen.get(profile.telegram_id)
+        if cached is not None and cached[0] == profile and now - cached[2] < self.TTL:
+            return cached[1]
+        view = await touch(self._sessions, profile, now)
+        if len(self._seen) >= self.MAX_CACHED:
+            self._seen.clear()
+        self._seen[profile.telegram_id] = (profile, view, now)
+        return view
+
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        await set_language(self._sessions, telegram_id, language)
+        self._seen.pop(telegram_id, None)
+
+    async def mark_blocked(self, telegram_id: int, now: datetime) -> None:
+        await mark_blocked(self._sessions, telegram_id, now)
+        self._seen.pop(telegram_id, None)

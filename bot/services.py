@@ -10,6 +10,8 @@ from bot.assistant import Assistant
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import SessionFactory
+from bot.people import People
+from bot.questions import QuestionLogWriter
 
 
 @dataclass
@@ -21,6 +23,8 @@ class Services:
     sessions: SessionFactory
     clock: Clock
     assistant: Assistant
+    people: People
+    question_log: QuestionLogWriter
     bot_username: str = field(default="")
 
     def is_staff(self, user_id: int | None) -> bool:

@@ -11,31 +11,31 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 
-from bot import people
 from bot.assistant import Button, Reply
 from bot.context import BotContext
 from bot.language import ui_language
+from bot.people import PersonView, Profile
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-async def remember(update: Update, context: BotContext) -> people.PersonView | None:
+async def remember(update: Update, context: BotContext) -> PersonView | None:
     """Record the person behind an update (first contact, name, Telegram language)."""
     user = update.effective_user
     if user is None or user.is_bot:
         return None
     services = context.services
-    profile = people.Profile(
+    profile = Profile(
         telegram_id=user.id,
         first_name=user.first_name,
         last_name=user.last_name,
         username=user.username,
         language_code=user.language_code,
     )
-    return await people.touch(services.sessions, profile, services.clock.now())
+    return await services.people.touch(profile, services.clock.now())
 
 
-def menu_language(person: people.PersonView | None, update: Update) -> str:
+def menu_language(person: PersonView | None, update: Update) -> str:
     """The language for menus and fixed replies: /lang choice, else Telegram's, else French."""
     if person is not None:
         return ui_language(person.chosen_language, person.telegram_language)

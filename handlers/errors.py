@@ -10,7 +10,6 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, MessageHandler, filters
 
-from bot import people
 from bot.context import BotContext
 from handlers.common import menu_language, remember, send
 
@@ -39,9 +38,7 @@ async def handle_error(update: object, context: BotContext) -> None:
         log.info("A person blocked the bot; marking them unreachable")
         if isinstance(update, Update) and update.effective_user is not None:
             services = context.services
-            await people.mark_blocked(
-                services.sessions, update.effective_user.id, services.clock.now()
-            )
+            await services.people.mark_blocked(update.effective_user.id, services.clock.now())
         return
     if isinstance(error, RetryAfter | TimedOut | NetworkError) and not isinstance(
         error, BadRequest

@@ -11,14 +11,14 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.assistant import LONG_MESSAGE
 from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.questions import LoggedQuestion, log_question
+from bot.questions import LoggedQuestion
 from handlers.common import addressed_text, menu_language, remember, send
 
 log = logging.getLogger(__name__)
 
 
 async def answer_question(update: Update, context: BotContext) -> None:
-    """Any text that is not a command: understand it, log it, answer or say we're unsure."""
+    """Any text that is not a command: understand it, log it (in the background), answer."""
     message = update.effective_message
     assert message is not None
     services = context.services
@@ -32,10 +32,8 @@ async def answer_question(update: Update, context: BotContext) -> None:
         person.chosen_language if person else None,
         person.telegram_language if person else None,
     )
-    question_id = None
     if understood.kind in ("answer", "unsure", "smalltalk"):
-        question_id = await log_question(
-            services.sessions,
+        services.question_log.add(
             LoggedQuestion(
                 person_id=person.telegram_id if person else None,
                 text=text,
@@ -43,19 +41,18 @@ async def answer_question(update: Update, context: BotContext) -> None:
                 best_entry=understood.match.entry_id,
                 score=understood.match.score,
                 answered=understood.kind != "unsure",
-            ),
-            services.clock.now(),
+                asked_at=services.clock.now(),
+            )
         )
+    if len(text) > LONG_MESSAGE:
+        await send(update, assistant.fixed("too_long", understood.language))
+    await send(update, assistant.reply_to(understood))
     log.info(
-        "question %s: %s (%s, %.2f)",
-        question_id,
+        "question: %s (%s, %.2f)",
         understood.kind,
         understood.match.entry_id,
         understood.match.score,
     )
-    if len(text) > LONG_MESSAGE:
-        await send(update, assistant.fixed("too_long", understood.language))
-    await send(update, assistant.reply_to(understood, question_id))
 
 
 async def answer_non_text(update: Update, context: BotContext) -> None:

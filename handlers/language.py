@@ -7,7 +7,6 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot import people
 from bot.callbacks import Callback
 from bot.context import BotContext
 from handlers.common import menu_language, remember, send
@@ -18,7 +17,7 @@ async def ask_language(update: Update, context: BotContext) -> None:
     person = await remember(update, context)
     wanted = (context.args[0].lower() if context.args else "")[:2]
     if person is not None and wanted in ("fr", "en"):
-        await people.set_language(context.services.sessions, person.telegram_id, wanted)
+        await context.services.people.set_language(person.telegram_id, wanted)
         await send(update, context.services.assistant.fixed("language_set", wanted))
         return
     await send(update, context.services.assistant.language_choice(menu_language(person, update)))
@@ -29,7 +28,7 @@ async def set_language(update: Update, context: BotContext, pressed: Callback) -
     person = await remember(update, context)
     if person is None:
         return
-    await people.set_language(context.services.sessions, person.telegram_id, pressed.value)
+    await context.services.people.set_language(person.telegram_id, pressed.value)
     assistant = context.services.assistant
     confirmation = assistant.fixed("language_set", pressed.value)
     await send(update, confirmation)

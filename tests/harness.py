@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import BotApplication, build_application, create_services, start
+from bot.app import BotApplication, build_application, close_services, create_services, start
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.context import BotContext
@@ -40,6 +40,7 @@ class Harness:
     async def feed(self, update: dict[str, Any]) -> None:
         """Hand one update to the Application and wait until it is fully handled."""
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        await self.services.question_log.flush()  # so tests can read the log at once
 
 
 class Person:
@@ -125,4 +126,4 @@ async def running_bot(
             await start(app)
             yield harness
     finally:
-        await services.engine.dispose()
+        await close_services(services)
