@@ -27,6 +27,7 @@ from bot.text import STOP_WORDS, fold, sentences, stem
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
+PRUNE_FRACTION = 0.8  # candidates that cannot reach this share of the threshold are skipped
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
 UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
@@ -83,15 +84,20 @@ class Matcher:
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
         self._entry_postings: dict[str, set[str]] = defaultdict(set)
+        self._entry_tokens: dict[str, set[str]] = defaultdict(set)
         self._postings: dict[str, list[int]] = defaultdict(list)
         for entry_id, tokens in token_sets:
             for token in tokens:
                 self._entry_postings[token].add(entry_id)
+                self._entry_tokens[entry_id].add(token)
             index = len(self._phrasings)
             self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
             for token in tokens:
                 self._postings[token].append(index)
         self._vocabulary = sorted(set(self._postings) | set(self._single) | STOP_WORDS)
+        self._by_length: dict[int, list[str]] = defaultdict(list)
+        for word in self._vocabulary:
+            self._by_length[len(word)].append(word)
         self._known = frozenset(self._vocabulary) | {w for k in self._multi for w in k}
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
@@ -140,7 +146,13 @@ class Matcher:
         if word in self._known or len(word) < 5 or word.isdigit():
             return word
         limit = 2 if len(word) >= 8 else 1
-        found = process.extractOne(word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit)
+        # Only words within `limit` letters of the same length can be `limit` edits away.
+        candidates = [
+            known
+            for size in range(len(word) - limit, len(word) + limit + 1)
+            for known in self._by_length.get(size, ())
+        ]
+        found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return str(found[0]) if found else word
 
     @staticmethod
@@ -186,19 +198,42 @@ class Matcher:
         return scores
 
     def _score_topics(self, tokens: set[str], kinds: set[str]) -> dict[str, float]:
-        """Best phrasing per entry, or the entry's words as a whole, whichever is higher."""
-        scores: dict[str, float] = {}
+        """Best phrasing per entry, or the entry's words as a whole, whichever is higher.
+
+        Words are taken rarest first. Once the weight still to come cannot lift a phrasing
+        (or an entry) that has none of the words seen so far to `PRUNE_FRACTION` of the
+        threshold, no new candidate is admitted: common words only complete the scores of
+        candidates already found. The decision stays exact, and a question full of common
+        words no longer walks half of a large base.
+        """
         if not tokens:
-            return scores
-        query_weight = self._weight(tokens)
+            return {}
+        weights = {t: self._idf.get(t, self._oov_weight) for t in tokens}
+        query_weight = sum(weights.values())
+        floor = self.threshold * PRUNE_FRACTION
+        phrasing_needs = query_weight * floor ** (1 / self._alpha)
+        entry_needs = query_weight * floor / self._beta if self._beta else math.inf
         shared: dict[int, float] = defaultdict(float)
         entry_shared: dict[str, float] = defaultdict(float)
-        for token in tokens:
-            weight = self._idf.get(token, self._oov_weight)
-            for index in self._postings.get(token, ()):
-                shared[index] += weight
-            for entry_id in self._entry_postings.get(token, ()):
-                entry_shared[entry_id] += weight
+        remaining = query_weight
+        for token in sorted(tokens, key=lambda t: -weights[t]):
+            weight = weights[token]
+            if remaining >= phrasing_needs:
+                for index in self._postings.get(token, ()):
+                    shared[index] += weight
+            else:
+                for index in shared:
+                    if token in self._phrasings[index].tokens:
+                        shared[index] += weight
+            if remaining >= entry_needs:
+                for entry_id in self._entry_postings.get(token, ()):
+                    entry_shared[entry_id] += weight
+            else:
+                for entry_id in entry_shared:
+                    if token in self._entry_tokens[entry_id]:
+                        entry_shared[entry_id] += weight
+            remaining -= weight
+        scores: dict[str, float] = {}
         for index, overlap in shared.items():
             phrasing = self._phrasings[index]
             if self._kinds[phrasing.entry_id] not in kinds:
