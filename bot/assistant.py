@@ -50,6 +50,12 @@ REQUIRED_MESSAGES = frozenset(
 INTERIM_ENTRIES = {"eligibility_coming": "prerequisites", "sessions_coming": "info-session"}
 # Offered when a question shares no word with any entry: what people ask about most.
 FALLBACK_SUGGESTIONS = ("leadership-overview", "grants", "info-session")
+# The entry a follow-up button leads to, so the same answer is not offered twice.
+FOLLOWUP_ENTRIES = {
+    "sessions": "info-session",
+    "eligibility": "prerequisites",
+    "contact": "contact",
+}
 LONG_MESSAGE = 1500  # characters past which we say we only read the start
 
 
@@ -138,13 +144,14 @@ class Assistant:
         entry = self.knowledge.entries[entry_id]
         text = self.knowledge.answer(entry_id, language, self.today())
         buttons = [self._followup(action, language) for action in entry.followups]
+        covered = {FOLLOWUP_ENTRIES[action] for action in entry.followups}
         buttons += [
             Button(
                 self.knowledge.title(related, language),
                 callbacks.encode("faq", related, language),
             )
             for related in entry.related
-            if related in self.knowledge.entries
+            if related in self.knowledge.entries and related not in covered
         ]
         return Reply(text, language, tuple(buttons))
 

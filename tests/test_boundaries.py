@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import callbacks
-from bot.assistant import Assistant
+from bot.assistant import FOLLOWUP_ENTRIES, Assistant
 from bot.clock import FrozenClock
 from bot.config import PROJECT_ROOT, Settings
 from bot.kb_schema import LANGUAGES
@@ -114,3 +115,14 @@ def test_encode_refuses_what_a_button_cannot_carry() -> None:
         callbacks.encode("faq", "x" * 61, "fr")
     with pytest.raises(ValueError, match="invalid callback data"):
         callbacks.encode("faq", "../../etc")
+
+
+def test_no_answer_offers_the_same_destination_twice() -> None:
+    assistant = Assistant.load(PROJECT_ROOT / "knowledge", FrozenClock(NOW), ZoneInfo("UTC"))
+    for entry_id in assistant.knowledge.entries:
+        for language in LANGUAGES:
+            buttons = assistant.entry(entry_id, language).buttons
+            destinations = [
+                FOLLOWUP_ENTRIES.get(b.data.split(":")[1], b.data.split(":")[1]) for b in buttons
+            ]
+            assert len(destinations) == len(set(destinations)), (entry_id, destinations)
