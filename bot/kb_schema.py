@@ -12,7 +12,6 @@ LANGUAGES: tuple[str, ...] = ("fr", "en")
 Language = Literal["fr", "en"]
 ENTRY_ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
 FACT_KEY = r"^[a-z][a-z0-9_]*$"
-FOLLOWUPS = ("sessions", "eligibility", "contact")
 
 
 class Strict(BaseModel):

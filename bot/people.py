@@ -63,19 +63,6 @@ async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> Pe
         )
 
 
-async def get(sessions: SessionFactory, telegram_id: int) -> PersonView | None:
-    async with sessions() as session:
-        person = await session.get(Person, telegram_id)
-        if person is None:
-            return None
-        return PersonView(
-            person.telegram_id,
-            person.first_name,
-            person.chosen_language,
-            person.telegram_language,
-        )
-
-
 async def set_language(sessions: SessionFactory, telegram_id: int, language: str) -> None:
     """Remember the language chosen with /lang: it wins over Telegram's setting."""
     async with sessions.begin() as session:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import select
 from telegram import Update
 
 from bot.app import BotApplication, build_application, close_services, create_services, start
@@ -13,7 +14,13 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.context import BotContext
 from bot.memory_api import ChatSpec, MemoryBotApi, SentMessage, UserSpec
+from bot.models import QuestionLog
 from bot.services import Services
+
+
+def visible(message: SentMessage) -> str:
+    """What the person reads, with Telegram's no-break spaces read as spaces."""
+    return (message.text or "").replace("\u00a0", " ")
 
 
 class Harness:
@@ -36,6 +43,12 @@ class Harness:
         """A person (in their private chat unless `chat` is given)."""
         spec = UserSpec(user_id, first_name, language_code=language_code)
         return Person(self, spec, chat)
+
+    async def logged_questions(self) -> list[QuestionLog]:
+        """The question log, oldest first (feed() has already flushed it)."""
+        async with self.services.sessions() as session:
+            rows = await session.execute(select(QuestionLog).order_by(QuestionLog.id))
+            return list(rows.scalars())
 
     async def feed(self, update: dict[str, Any]) -> None:
         """Hand one update to the Application and wait until it is fully handled."""

@@ -6,27 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot.memory_api import SentMessage
 from bot.memory_api_html import utf16_len
-from bot.models import QuestionLog
 from bot.questions import MAX_LOGGED_CHARS
-from tests.harness import Harness, Person
+from tests.harness import Harness, Person, visible
 
 EXPIRED_FR = "Ce bouton n'est plus valide. Tapez /start pour revenir au menu."
 EXPIRED_EN = "This button has expired. Type /start to get back to the menu."
 NAME = "<b>Zoé</b> & *co*"
-
-
-def visible(message: SentMessage) -> str:
-    return (message.text or "").replace("\u00a0", " ")
-
-
-async def logged(bot: Harness) -> list[QuestionLog]:
-    async with bot.services.sessions() as session:
-        rows = await session.execute(select(QuestionLog).order_by(QuestionLog.id))
-        return list(rows.scalars())
 
 
 def sent_calls(bot: Harness) -> int:
@@ -58,7 +46,7 @@ async def test_blank_message_asks_for_a_question(bot: Harness, text: str) -> Non
     replies = await feed(bot, person, message_update(person, text=text))
     assert len(replies) == 1
     assert "Je n'ai rien reçu à lire" in visible(replies[0])
-    assert await logged(bot) == []
+    assert await bot.logged_questions() == []
 
 
 async def test_very_long_message_is_answered_within_telegrams_limit(bot: Harness) -> None:
@@ -71,7 +59,7 @@ async def test_very_long_message_is_answered_within_telegrams_limit(bot: Harness
     assert [utf16_len(r.text or "") <= 4096 for r in replies] == [True, True]
     assert "Votre message est long" in visible(replies[0])
     assert "gratuitement" in visible(replies[1])
-    rows = await logged(bot)
+    rows = await bot.logged_questions()
     assert len(rows) == 1
     assert len(rows[0].text) == MAX_LOGGED_CHARS
 
@@ -89,7 +77,7 @@ async def test_emoji_only_message_asks_for_words(bot: Harness) -> None:
     replies = await person.say("🙏🙏🔥")
     assert len(replies) == 1
     assert "Je ne comprends que les mots" in visible(replies[0])
-    assert await logged(bot) == []
+    assert await bot.logged_questions() == []
 
 
 async def test_markup_in_the_name_is_shown_literally(bot: Harness) -> None:
@@ -122,7 +110,7 @@ async def test_markup_in_a_question_is_harmless(bot: Harness, question: str) -> 
     replies = await person.say(question)
     assert len(replies) == 1
     assert "gratuitement" in visible(replies[0])
-    rows = await logged(bot)
+    rows = await bot.logged_questions()
     assert [r.text for r in rows] == [question]
 
 
@@ -133,7 +121,7 @@ async def test_unknown_command_names_it_and_points_to_help(bot: Harness) -> None
     text = visible(replies[0])
     assert "Je ne connais pas la commande /foo." in text
     assert "/help" in text
-    assert await logged(bot) == []
+    assert await bot.logged_questions() == []
 
 
 async def test_unknown_command_with_arguments_names_only_the_command(bot: Harness) -> None:
@@ -210,4 +198,4 @@ async def test_sticker_or_photo_gets_the_text_only_reply(
     replies = await feed(bot, person, message_update(person, **content))
     assert len(replies) == 1
     assert "je ne sais lire que les messages texte" in visible(replies[0])
-    assert await logged(bot) == []
+    assert await bot.logged_questions() == []

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from bot.memory_api import ChatSpec, SentMessage
-from bot.models import QuestionLog
-from tests.harness import Harness, Person
+from bot.memory_api import ChatSpec
+from tests.harness import Harness, Person, visible
 
 GROUP = ChatSpec(id=-100123, type="group", title="CDC")
-
-
-def visible(message: SentMessage) -> str:
-    return (message.text or "").replace("\u00a0", " ")
 
 
 def member(bot: Harness, user_id: int = 30) -> Person:
@@ -27,9 +20,7 @@ async def test_plain_group_message_gets_no_reply(bot: Harness) -> None:
     person = member(bot)
     assert await person.say("c'tu gratuit pour les organismes?") == []
     assert await person.say("Bonjour tout le monde") == []
-    async with bot.services.sessions() as session:
-        logged = (await session.execute(select(QuestionLog))).scalars().all()
-    assert logged == []
+    assert await bot.logged_questions() == []
 
 
 async def test_mention_gets_an_answer_with_the_mention_removed(bot: Harness) -> None:
@@ -38,8 +29,7 @@ async def test_mention_gets_an_answer_with_the_mention_removed(bot: Harness) -> 
     assert len(replies) == 1
     assert "gratuitement" in visible(replies[0])
     assert replies[0].reply_to == last_user_message_id(bot)  # quotes the question
-    async with bot.services.sessions() as session:
-        logged = (await session.execute(select(QuestionLog))).scalars().one()
+    [logged] = await bot.logged_questions()
     assert logged.text == "c'tu gratuit?"
     assert logged.best_entry == "cost"
 

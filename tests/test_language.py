@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from bot.memory_api import SentMessage
-from tests.harness import Harness
+from tests.harness import Harness, visible
 
 FRENCH = "🇫🇷 Français"
 ENGLISH = "🇬🇧 English"
 HELP_FR = "Écrivez-moi simplement votre question"
 HELP_EN = "Just type your question"
-
-
-def visible(message: SentMessage) -> str:
-    return (message.text or "").replace("\u00a0", " ")
 
 
 async def test_lang_offers_french_and_english(bot: Harness) -> None:

@@ -6,28 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
 
 from bot.clock import FrozenClock
-from bot.memory_api import SentMessage
-from bot.models import QuestionLog
-from tests.harness import Harness
+from tests.harness import Harness, visible
 
 PERSON_FR = "🙋 Parler à une personne"
 PERSON_EN = "🙋 Talk to a person"
 NOT_SURE_FR = "Je ne suis pas certain de bien comprendre"
 PHONE = "1-888-750-4980"
-
-
-def visible(message: SentMessage) -> str:
-    """What the person reads, with Telegram's no-break spaces read as spaces."""
-    return (message.text or "").replace("\u00a0", " ")
-
-
-async def logged(bot: Harness) -> list[QuestionLog]:
-    async with bot.services.sessions() as session:
-        rows = await session.execute(select(QuestionLog).order_by(QuestionLog.id))
-        return list(rows.scalars())
 
 
 # (question, language code of the person's Telegram, words the expected entry's answer holds)
@@ -223,7 +209,7 @@ async def test_every_question_is_logged_with_whether_it_was_answered(bot: Harnes
     await person.say("Quelle météo demain à Gatineau?")
     await person.say("merci beaucoup")
     await person.say("/help")  # a command is not a question
-    rows = await logged(bot)
+    rows = await bot.logged_questions()
     assert [(r.text, r.answered) for r in rows] == [
         ("c'tu gratuit pour les organismes?", True),
         ("Quelle météo demain à Gatineau?", False),
