@@ -7,22 +7,30 @@ start-up work lives in `start()` which every entry point calls.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot import infosessions
 from bot.assistant import Assistant
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotContext
 from bot.db import create_engine, session_factory
+from bot.dialogues import Dialogues
+from bot.infosessions import NewSession
+from bot.kb_schema import DeclaredSession
 from bot.migrate import upgrade
 from bot.people import People
 from bot.questions import QuestionLogWriter
+from bot.sender import OutboxSender
 from bot.services import Services
+from bot.telegram_transport import TelegramTransport
 
 log = logging.getLogger(__name__)
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
@@ -34,7 +42,9 @@ PUBLIC_COMMANDS = {
         ("lang", "Choisir la langue"),
         ("eligibility", "Suis-je admissible ?"),
         ("sessions", "Séances d'information"),
+        ("mysessions", "Mes inscriptions"),
         ("contact", "Joindre l'équipe"),
+        ("cancel", "Arrêter ce qui est en cours"),
     ],
     "en": [
         ("start", "Welcome and menu"),
@@ -42,7 +52,9 @@ PUBLIC_COMMANDS = {
         ("lang", "Choose the language"),
         ("eligibility", "Am I eligible?"),
         ("sessions", "Information sessions"),
+        ("mysessions", "My registrations"),
         ("contact", "Reach the team"),
+        ("cancel", "Stop what is in progress"),
     ],
 }
 
@@ -62,6 +74,7 @@ async def create_services(settings: Settings, clock: Clock | None = None) -> Ser
         assistant=assistant,
         people=People(sessions),
         question_log=QuestionLogWriter(sessions),
+        dialogues=Dialogues(sessions),
     )
 
 
@@ -95,10 +108,25 @@ def build_application(
     return application
 
 
-async def start(application: BotApplication) -> None:
-    """Start-up work shared by every entry point: learn our username, publish commands."""
+async def start(application: BotApplication, *, send_in_background: bool = True) -> None:
+    """Start-up work shared by every entry point: learn our username, publish commands,
+    publish the sessions of knowledge/sessions.yaml, and start draining the outbox.
+
+    Tests pass `send_in_background=False` and drain the outbox themselves, at the moment
+    they choose (their clock is frozen).
+    """
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username
+    await publish_declared_sessions(services)
+    services.sender = OutboxSender(
+        services.sessions,
+        TelegramTransport(application.bot),
+        services.clock,
+        lambda chat_id: services.people.mark_blocked(chat_id, services.clock.now()),
+        rate=services.settings.outbox_rate,
+    )
+    if send_in_background:
+        services.sender.start()
     for language, commands in PUBLIC_COMMANDS.items():
         try:
             await application.bot.set_my_commands(
@@ -110,7 +138,33 @@ async def start(application: BotApplication) -> None:
             break
 
 
+async def publish_declared_sessions(services: Services) -> int:
+    """Upsert knowledge/sessions.yaml by id; returns how many fields changed."""
+    declared = services.assistant.knowledge.sessions
+    if not declared:
+        return 0
+    zone = services.settings.timezone
+    new = [_declared(item, services, zone) for item in declared]
+    return await infosessions.upsert_declared(services.sessions, new, services.clock.now())
+
+
+def _declared(item: DeclaredSession, services: Services, zone: ZoneInfo) -> NewSession:
+    title = item.title or services.assistant.message("session_default_title", item.language)
+    return NewSession(
+        starts_at=datetime.combine(item.date, item.time, tzinfo=zone).astimezone(UTC),
+        duration_minutes=item.duration,
+        capacity=item.capacity,
+        language=item.language,
+        title=title,
+        link=item.link,
+        key=item.id,
+        cancelled=item.cancelled,
+    )
+
+
 async def close_services(services: Services) -> None:
-    """Write what is still queued, then close the database."""
+    """Stop sending (claimed rows go back), write what is still queued, close the database."""
+    if services.sender is not None:
+        await services.sender.stop()
     await services.question_log.close()
     await services.engine.dispose()

@@ -42,12 +42,11 @@ REQUIRED_MESSAGES = frozenset(
         "button_expired",
         "error",
         "eligibility_coming",
-        "sessions_coming",
         "staff_only",
     }
 )
-# Until the questionnaire and the registrations exist, their commands show these entries.
-INTERIM_ENTRIES = {"eligibility_coming": "prerequisites", "sessions_coming": "info-session"}
+# Until the questionnaire exists, its command shows this entry.
+INTERIM_ENTRIES = {"eligibility_coming": "prerequisites"}
 # Offered when a question shares no word with any entry: what people ask about most.
 FALLBACK_SUGGESTIONS = ("leadership-overview", "grants", "info-session")
 # The entry a follow-up button leads to, so the same answer is not offered twice.
@@ -57,6 +56,10 @@ FOLLOWUP_ENTRIES = {
     "contact": "contact",
 }
 LONG_MESSAGE = 1500  # characters past which we say we only read the start
+
+
+class Html(str):
+    """Text already safe for Telegram HTML (built from the catalogue): not escaped again."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,10 @@ class Assistant:
 
     def message(self, key: str, language: str, **values: str) -> str:
         """A catalogue sentence; values are escaped since they may come from users."""
-        safe = {name: html.escape(value, quote=False) for name, value in values.items()}
+        safe = {
+            name: value if isinstance(value, Html) else html.escape(value, quote=False)
+            for name, value in values.items()
+        }
         return self.knowledge.message(key, language, **safe)
 
     # ------------------------------------------------------------------ questions

@@ -11,9 +11,17 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-PREFIXES = frozenset({"faq", "menu", "lang", "human"})
+PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff"})
 MENU_ACTIONS = frozenset({"ask", "eligibility", "sessions", "contact", "language"})
 LANGUAGES = frozenset({"fr", "en"})
+# Actions that name a row carry its id; the handler still checks whose row it is.
+_SESSION_ACTIONS = re.compile(r"^join-\d{1,12}$")
+_REGISTRATION_ACTIONS = re.compile(
+    r"^(?:(?:cancel|cancelyes|keep)-\d{1,12}|usename|skipemail|confirm|abort)$"
+)
+_STAFF_ACTIONS = re.compile(
+    r"^(?:(?:cancel|cancelyes)-\d{1,12}|keep|lang-(?:fr|en)|nolink|deftitle|create|discard)$"
+)
 
 
 @dataclass(frozen=True)
@@ -49,5 +57,14 @@ def decode(data: str | None) -> Callback | None:
         "lang": value in LANGUAGES,
         "human": value == "ask",
         "faq": True,
+        "sess": bool(_SESSION_ACTIONS.match(value)),
+        "reg": bool(_REGISTRATION_ACTIONS.match(value)),
+        "staff": bool(_STAFF_ACTIONS.match(value)),
     }[prefix]
     return Callback(prefix, value, language) if valid else None
+
+
+def numbered(value: str) -> tuple[str, int | None]:
+    """`cancel-12` -> ("cancel", 12); `confirm` -> ("confirm", None)."""
+    action, _, number = value.partition("-")
+    return action, int(number) if number.isdigit() else None

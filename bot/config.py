@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = Field(
         default=(timedelta(hours=24), timedelta(hours=1)), alias="REMINDER_OFFSETS"
     )
+    max_upcoming_registrations: int = Field(
+        default=0, ge=0, alias="MAX_UPCOMING_REGISTRATIONS"
+    )  # per person; 0 means no limit
+    outbox_rate: float = Field(default=29.0, gt=0, le=30, alias="OUTBOX_RATE")
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, alias="WEBHOOK_SECRET")
     port: int = Field(default=8080, alias="PORT")

@@ -150,3 +150,33 @@ class SynonymsFile(Strict):
             if len(group) < 2:
                 raise ValueError(f"group {index + 1} needs at least two words")
         return value
+
+
+class DeclaredSession(Strict):
+    """An information session declared in knowledge/sessions.yaml (time: the bot's zone)."""
+
+    id: str = Field(pattern=ENTRY_ID)
+    date: dt.date
+    time: dt.time
+    duration: int = Field(default=60, ge=5, le=600)
+    capacity: int = Field(default=20, ge=1, le=10_000)
+    language: Language = "fr"
+    link: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    cancelled: bool = False
+
+
+class SessionsFile(Strict):
+    """Sessions created or updated at start, by id, so a deployment needs no chatting."""
+
+    sessions: list[DeclaredSession] = Field(default_factory=list)
+
+    @field_validator("sessions")
+    @classmethod
+    def _unique_ids(cls, value: list[DeclaredSession]) -> list[DeclaredSession]:
+        seen: set[str] = set()
+        for session in value:
+            if session.id in seen:
+                raise ValueError(f"session id {session.id!r} is used twice")
+            seen.add(session.id)
+        return value

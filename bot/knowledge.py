@@ -11,7 +11,17 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.kb_schema import LANGUAGES, Entry, Fact, FactsFile, Localized, Messages, SynonymsFile
+from bot.kb_schema import (
+    LANGUAGES,
+    DeclaredSession,
+    Entry,
+    Fact,
+    FactsFile,
+    Localized,
+    Messages,
+    SessionsFile,
+    SynonymsFile,
+)
 from bot.render import PLACEHOLDER, choose_variant, fill, variant_date
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -55,6 +65,7 @@ class KnowledgeBase:
     messages: Mapping[str, Localized]
     synonyms: tuple[tuple[str, ...], ...]
     files: Mapping[str, str] = field(default_factory=dict)  # entry id -> file, for reports
+    sessions: tuple[DeclaredSession, ...] = ()  # from sessions.yaml, upserted at start
 
     def message(self, key: str, language: str, **values: Any) -> str:
         """A UI sentence in `language`, with `{name}` values and `{fact}` placeholders filled."""
@@ -98,6 +109,11 @@ def load_with_problems(
     facts_file = _load_model(directory / "facts.yaml", FactsFile, problems)
     messages_file = _load_model(directory / "messages.yaml", Messages, problems)
     synonyms_file = _load_model(directory / "synonyms.yaml", SynonymsFile, problems)
+    sessions_file = SessionsFile()
+    if (directory / "sessions.yaml").is_file():  # optional: sessions can be made in chat
+        sessions_file = _load_model(directory / "sessions.yaml", SessionsFile, problems) or (
+            sessions_file
+        )
     # One bad fact must not make every placeholder in the base look unknown.
     facts = facts_file.facts if facts_file else _valid_facts(directory / "facts.yaml")
     entries, files, broken = _load_entries(directory / "faq", problems)
@@ -129,6 +145,7 @@ def load_with_problems(
         messages=messages,
         synonyms=tuple(tuple(g) for g in synonyms_file.groups),
         files=files,
+        sessions=tuple(sessions_file.sessions),
     )
     return base, problems
 

@@ -47,7 +47,7 @@ async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> Pe
     }
     refreshed = {k: v for k, v in values.items() if k not in ("telegram_id", "created_at")}
     async with sessions.begin() as session:
-        statement = _insert(session)(Person).values(**values)
+        statement = insert_for(session)(Person).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[Person.telegram_id], set_=refreshed
         )
@@ -81,7 +81,7 @@ async def mark_blocked(sessions: SessionFactory, telegram_id: int, now: datetime
         )
 
 
-def _insert(session: AsyncSession) -> Any:
+def insert_for(session: AsyncSession) -> Any:
     """The one dialect check for upserts: both SQLite and PostgreSQL speak ON CONFLICT."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -10,8 +10,11 @@ from bot.assistant import Assistant
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import SessionFactory
+from bot.dialogues import Dialogues
 from bot.people import People
 from bot.questions import QuestionLogWriter
+from bot.sender import OutboxSender
+from bot.session_text import SessionText
 
 
 @dataclass
@@ -25,11 +28,27 @@ class Services:
     assistant: Assistant
     people: People
     question_log: QuestionLogWriter
+    dialogues: Dialogues
+    sender: OutboxSender | None = None  # set at start: it needs the Telegram bot
     bot_username: str = field(default="")
 
     def is_staff(self, user_id: int | None) -> bool:
         """Checked on every staff command and every staff button, never cached."""
         return user_id is not None and user_id in self.settings.staff_ids
+
+    def session_text(self) -> SessionText:
+        """Session wording from the current knowledge base (it changes on /reload)."""
+        return SessionText(
+            self.assistant,
+            self.settings.timezone,
+            self.settings.reminder_offsets,
+            self.bot_username,
+        )
+
+    def outbox_changed(self) -> None:
+        """Rows were queued that may be due now: wake the sender instead of waiting for it."""
+        if self.sender is not None:
+            self.sender.wake()
 
     def reload_knowledge(self) -> None:
         """Load knowledge/ again; on error (KnowledgeError) the old version stays in place."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers import buttons, errors, faq, language, start
+from handlers import buttons, errors, faq, language, sessions, staff_sessions, start, text
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -14,6 +14,18 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     every real command. Buttons all go through one dispatcher (see handlers.buttons)."""
     start.register(application)
     language.register(application)
+    sessions.register(application)
+    staff_sessions.register(application)
+    text.register(application, {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS})
     faq.register(application)
-    buttons.register(application, {**start.BUTTONS, **language.BUTTONS, **faq.BUTTONS})
+    buttons.register(
+        application,
+        {
+            **start.BUTTONS,
+            **language.BUTTONS,
+            **faq.BUTTONS,
+            **sessions.BUTTONS,
+            **staff_sessions.BUTTONS,
+        },
+    )
     errors.register(application)  # last: unknown commands (after every real command), errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     Update,
@@ -92,3 +93,39 @@ def addressed_text(message: Message, bot_username: str, bot_id: int) -> str | No
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
         return text
     return None
+
+
+async def send_file(
+    update: Update, filename: str, content: bytes, caption: str | None = None
+) -> Message | None:
+    """Send a file (a calendar, an export) in the chat of the update."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_document(
+        document=InputFile(content, filename=filename),
+        caption=caption,
+        parse_mode=ParseMode.HTML if caption else None,
+    )
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def refuse_unless_staff(update: Update, context: BotContext, language: str) -> bool:
+    """True (after a polite refusal) when the person is not staff: checked on every call."""
+    user = update.effective_user
+    if context.services.is_staff(user.id if user else None):
+        return False
+    await send(update, context.services.assistant.fixed("staff_only", language))
+    return True
+
+
+def ids(update: Update) -> tuple[int, int]:
+    """(user id, chat id) of an update that has both (messages and button presses do)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        raise ValueError("this update has no user or no chat")
+    return user.id, chat.id

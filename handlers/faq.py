@@ -83,11 +83,7 @@ BUTTONS = {"faq": show_entry, "human": ask_person}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    application.add_handler(
-        MessageHandler(
-            filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED, answer_question
-        )
-    )
+    """Typed questions reach answer_question through handlers.text (conversations first)."""
     application.add_handler(
         MessageHandler(
             filters.ChatType.PRIVATE

@@ -9,13 +9,19 @@ from telegram.ext import Application, CommandHandler
 
 from bot.callbacks import Callback
 from bot.context import BotContext
+from handlers import sessions
 from handlers.common import menu_language, remember, send
 
 
 async def welcome(update: Update, context: BotContext) -> None:
-    """/start: a short welcome in the person's language, with the menu."""
+    """/start: a short welcome in the person's language, with the menu.
+
+    `/start sessions` (the link shown in groups) goes straight to the session list."""
     person = await remember(update, context)
     language = menu_language(person, update)
+    if context.args and context.args[0] == "sessions":
+        await sessions.show_listing(update, context, language)
+        return
     name = update.effective_user.first_name if update.effective_user else ""
     await send(update, context.services.assistant.welcome(name, language))
 
@@ -40,13 +46,6 @@ async def show_eligibility(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.interim("eligibility_coming", language))
 
 
-async def show_sessions(update: Update, context: BotContext) -> None:
-    """/sessions: until registration exists, what the information session is."""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    await send(update, context.services.assistant.interim("sessions_coming", language))
-
-
 async def choose_from_menu(update: Update, context: BotContext, pressed: Callback) -> None:
     """A menu or follow-up button: run the action in the language of its message."""
     person = await remember(update, context)
@@ -57,7 +56,7 @@ async def choose_from_menu(update: Update, context: BotContext, pressed: Callbac
     elif pressed.value == "eligibility":
         await send(update, assistant.interim("eligibility_coming", language))
     elif pressed.value == "sessions":
-        await send(update, assistant.interim("sessions_coming", language))
+        await sessions.show_listing(update, context, language)
     elif pressed.value == "contact":
         await send(update, assistant.contact(language))
     else:  # "language"
@@ -72,4 +71,3 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("help", show_help))
     application.add_handler(CommandHandler("contact", show_contact))
     application.add_handler(CommandHandler("eligibility", show_eligibility))
-    application.add_handler(CommandHandler("sessions", show_sessions))

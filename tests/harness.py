@@ -50,6 +50,11 @@ class Harness:
             rows = await session.execute(select(QuestionLog).order_by(QuestionLog.id))
             return list(rows.scalars())
 
+    async def drain(self) -> int:
+        """Send what the outbox holds that is due by the test's clock; returns the count."""
+        assert self.services.sender is not None
+        return await self.services.sender.drain()
+
     async def feed(self, update: dict[str, Any]) -> None:
         """Hand one update to the Application and wait until it is fully handled."""
         await self.app.process_update(Update.de_json(update, self.app.bot))
@@ -136,7 +141,7 @@ async def running_bot(
     app.add_error_handler(collect)
     try:
         async with app:
-            await start(app)
+            await start(app, send_in_background=False)
             yield harness
     finally:
         await close_services(services)
