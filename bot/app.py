@@ -120,7 +120,7 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
     await publish_declared_sessions(services)
     services.sender = OutboxSender(
         services.sessions,
-        TelegramTransport(application.bot),
+        TelegramTransport.sharing(application.bot),
         services.clock,
         lambda chat_id: services.people.mark_blocked(chat_id, services.clock.now()),
         rate=services.settings.outbox_rate,
@@ -160,6 +160,14 @@ def _declared(item: DeclaredSession, services: Services, zone: ZoneInfo) -> NewS
         key=item.id,
         cancelled=item.cancelled,
     )
+
+
+async def stop_sending(application: BotApplication) -> None:
+    """Stop the outbox sender while the Application's connections are still open: call it
+    before leaving `async with application` (claimed rows go back to the queue)."""
+    services: Services = application.bot_data["services"]
+    if services.sender is not None:
+        await services.sender.stop()
 
 
 async def close_services(services: Services) -> None:

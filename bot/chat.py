@@ -11,16 +11,22 @@ import asyncio
 import getpass
 import os
 import sys
+from datetime import UTC, datetime, time, timedelta
 from typing import TextIO
 
 from telegram import Update
 
-from bot.app import build_application, close_services, create_services, start
-from bot.config import Settings
+from bot import infosessions
+from bot.app import build_application, close_services, create_services, start, stop_sending
+from bot.config import PROJECT_ROOT, Settings
+from bot.infosessions import NewSession
 from bot.knowledge import KnowledgeError
 from bot.memory_api import MemoryBotApi, SentMessage, UserSpec
+from bot.services import Services
 
 LOCAL_TOKEN = "123456:LOCAL-CHAT"
+CHAT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'chat.db'}"
+DEMO_LINK = "https://meet.example.org/dataide-demo"
 PROMPT = "vous> "
 
 
@@ -67,9 +73,15 @@ class LocalChat:
 
 
 async def run_chat(settings: Settings, *, demo: bool = True) -> int:
-    """Talk to the bot until end of input (Ctrl-D) or /quit."""
-    del demo  # demo sessions arrive with the information-sessions feature
-    local = settings.model_copy(update={"telegram_bot_token": LOCAL_TOKEN})
+    """Talk to the bot until end of input (Ctrl-D) or /quit.
+
+    Unless DATABASE_URL is set, the chat keeps its own SQLite file (data/chat.db), so its
+    demo sessions never show up on Telegram.
+    """
+    changes: dict[str, object] = {"telegram_bot_token": LOCAL_TOKEN}
+    if "database_url" not in settings.model_fields_set:
+        changes["database_url"] = CHAT_DATABASE_URL
+    local = settings.model_copy(update=changes)
     try:
         services = await create_services(local)
     except KnowledgeError as exc:
@@ -86,7 +98,9 @@ async def run_chat(settings: Settings, *, demo: bool = True) -> int:
         print("number of a button. Ctrl-D or /quit to leave.\n")
     try:
         async with app:
-            await start(app)
+            await start(app, send_in_background=False)
+            if demo:
+                await add_demo_sessions(services)
             while True:
                 if interactive:
                     sys.stdout.write(PROMPT)
@@ -100,10 +114,29 @@ async def run_chat(settings: Settings, *, demo: bool = True) -> int:
                     print(f"{PROMPT}{line.rstrip()}")
                 update = chat.update_for(line.rstrip("\n"))
                 await app.process_update(Update.de_json(update, app.bot))
+                if services.sender is not None:
+                    await services.sender.drain()  # promotions, notices: show them now
                 chat.show_new_replies()
+            await stop_sending(app)
     finally:
         await close_services(services)
     return 0
+
+
+async def add_demo_sessions(services: Services) -> None:
+    """Two sessions in the coming weeks, so a newcomer can try registering at once; only
+    when no session is upcoming, so the chat's own database does not fill up with them."""
+    now = services.clock.now()
+    if await infosessions.upcoming(services.sessions, now, limit=1):
+        return
+    zone = services.settings.timezone
+    today = now.astimezone(zone).date()
+    for index, (days, hour, language) in enumerate(((9, 13, "fr"), (16, 10, "en"))):
+        day = today + timedelta(days=days)
+        starts_at = datetime.combine(day, time(hour, 30), tzinfo=zone).astimezone(UTC)
+        title = services.assistant.message("session_default_title", language)
+        new = NewSession(starts_at, 60, 20, language, title, DEMO_LINK, key=f"demo-{index + 1}")
+        await infosessions.upsert_declared(services.sessions, [new], now)
 
 
 def _name() -> str:

@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 from telegram import Update
 
-from bot.app import BotApplication, build_application, close_services, create_services, start
+from bot.app import (
+    BotApplication,
+    build_application,
+    close_services,
+    create_services,
+    start,
+    stop_sending,
+)
 from bot.config import Settings
 from bot.knowledge import KnowledgeError
 
@@ -64,6 +71,7 @@ async def _serve(settings: Settings) -> int:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
+            await stop_sending(app)
     finally:
         await close_services(services)
     return 0

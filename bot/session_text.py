@@ -135,10 +135,10 @@ class SessionText:
         )
 
     def soon(self, offset: timedelta, language: str) -> str:
-        """`dans 24 h` / `in 24 hour(s)`, from a reminder offset."""
+        """`dans 24 h` / `in 24 h` from a reminder offset; days only from two days on."""
         seconds = int(offset.total_seconds())
         for key, unit in (("in_days", 86400), ("in_hours", 3600), ("in_minutes", 60)):
-            if seconds >= unit and seconds % unit == 0:
+            if seconds >= max(unit, 2 * 86400 if unit == 86400 else 0) and seconds % unit == 0:
                 return self.message(key, language, count=str(seconds // unit))
         return self.message("in_seconds", language, count=str(seconds))
 

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import ExtBot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.outbox import Claimed
 from bot.sender import BLOCKED, DELIVERED, REJECTED, RETRY_AFTER, TRANSIENT, Outcome
 
 
 class TelegramTransport:
-    """Sends outbox rows; the sender paces, so the rate limiter is told not to retry."""
+    """Sends outbox rows on a plain `Bot` (no rate limiter): the sender does the pacing and
+    must see each 429 itself, not have it retried behind its back."""
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
-        self._limited = isinstance(bot, ExtBot) and bot.rate_limiter is not None
+
+    @classmethod
+    def sharing(cls, bot: Bot) -> TelegramTransport:
+        """A transport on the same connection pool as the Application's bot, minus its rate
+        limiter. The Application owns the pool: this bot is never initialised or shut down
+        on its own, so stop the sender before the Application shuts down."""
+        plain = Bot(
+            bot.token,
+            base_url=bot.base_url.removesuffix(bot.token),
+            base_file_url=bot.base_file_url.removesuffix(bot.token),
+            request=bot.request,
+            get_updates_request=bot.request,
+        )
+        return cls(plain)
 
     async def deliver(self, message: Claimed) -> Outcome:
-        extra: dict[str, Any] = {"rate_limit_args": {"max_retries": 0}} if self._limited else {}
         markup = (
             InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in message.buttons]
@@ -38,7 +48,6 @@ class TelegramTransport:
                     caption=message.text,
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
-                    **extra,
                 )
             else:
                 await self._bot.send_message(
@@ -47,7 +56,6 @@ class TelegramTransport:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    **extra,
                 )
         except RetryAfter as exc:
             wait = exc.retry_after
@@ -57,8 +65,6 @@ class TelegramTransport:
             return Outcome(BLOCKED, error=exc.message)
         except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
             return Outcome(REJECTED, error=exc.message)
-        except NetworkError as exc:  # includes TimedOut
-            return Outcome(TRANSIENT, error=type(exc).__name__ + ": " + exc.message)
-        except TelegramError as exc:
-            return Outcome(TRANSIENT, error=type(exc).__name__ + ": " + exc.message)
+        except TelegramError as exc:  # timeouts, network errors, server errors: try again
+            return Outcome(TRANSIENT, error=f"{type(exc).__name__}: {exc.message}")
         return Outcome(DELIVERED)

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from telegram import Update
 
-from bot.app import BotApplication, build_application, close_services, create_services, start
+from bot.app import (
+    BotApplication,
+    build_application,
+    close_services,
+    create_services,
+    start,
+    stop_sending,
+)
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.context import BotContext
@@ -20,7 +27,11 @@ from bot.services import Services
 
 def visible(message: SentMessage) -> str:
     """What the person reads, with Telegram's no-break spaces read as spaces."""
-    return (message.text or "").replace("\u00a0", " ")
+    return _plain(message.text or "")
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u00a0", " ")
 
 
 class Harness:
@@ -87,6 +98,7 @@ class Person:
     async def press(self, label: str, *, message: SentMessage | None = None) -> list[SentMessage]:
         """Tap a button the bot actually showed (on `message`, else the latest that has it)."""
         target = message or self._message_with(label)
+        label = next((b for b in self._raw_buttons(target) if _plain(b) == label), label)
         self._seen = len(self.api.bot_messages(self.chat_id))
         update = self.api.user_press(self.spec, target.message_id, label, chat_id=self.chat_id)
         await self.harness.feed(update)
@@ -112,9 +124,13 @@ class Person:
         return replies[-1]
 
     def buttons(self, message: SentMessage | None = None) -> list[str]:
-        """Labels of the buttons under a message (the last one by default)."""
-        target = message or self.last_reply()
-        return [button.text for row in target.buttons for button in row]
+        """Labels of the buttons under a message (the last one by default), no-break spaces
+        read as spaces, as a person reads them."""
+        return [_plain(label) for label in self._raw_buttons(message or self.last_reply())]
+
+    @staticmethod
+    def _raw_buttons(message: SentMessage) -> list[str]:
+        return [button.text for row in message.buttons for button in row]
 
     def _message_with(self, label: str) -> SentMessage:
         for message in reversed(self.replies()):
@@ -142,6 +158,9 @@ async def running_bot(
     try:
         async with app:
             await start(app, send_in_background=False)
-            yield harness
+            try:
+                yield harness
+            finally:
+                await stop_sending(app)
     finally:
         await close_services(services)
