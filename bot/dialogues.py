@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from bot.db import SessionFactory
 from bot.models import Dialogue
@@ -68,12 +68,3 @@ class Dialogues:
                 delete(Dialogue).where(Dialogue.user_id == user_id, Dialogue.chat_id == chat_id)
             )
             return bool(getattr(result, "rowcount", 0))
-
-    async def exists(self, user_id: int, chat_id: int) -> bool:
-        async with self._sessions() as session:
-            found = await session.scalar(
-                select(Dialogue.user_id).where(
-                    Dialogue.user_id == user_id, Dialogue.chat_id == chat_id
-                )
-            )
-            return found is not None

@@ -165,6 +165,13 @@ class DeclaredSession(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     cancelled: bool = False
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: object) -> object:
+        if isinstance(value, int):  # YAML reads 13:30 unquoted as a number of minutes
+            raise ValueError('write the time in quotes, like "13:30"')
+        return value
+
 
 class SessionsFile(Strict):
     """Sessions created or updated at start, by id, so a deployment needs no chatting."""

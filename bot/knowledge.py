@@ -253,7 +253,7 @@ def _valid_facts(path: Path) -> dict[str, Fact]:
     """The facts that are valid on their own when facts.yaml as a whole is not (its errors
     are already reported), so placeholders can still be checked against them."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     raw = data.get("facts") if isinstance(data, dict) else None
@@ -266,6 +266,22 @@ def _valid_facts(path: Path) -> dict[str, Fact]:
     return valid
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without its implicit dates: `2027-02-30` stays text, so the schema reports it
+    as a wrong date for that field instead of the YAML parser crashing on it."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(path: Path) -> Any:
+    """A knowledge file's content (raises yaml.YAMLError on bad syntax)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+
+
 def _load_model(
     path: Path, model: type[ModelT], problems: list[Problem], entry_hint: str | None = None
 ) -> ModelT | None:
@@ -274,7 +290,7 @@ def _load_model(
         problems.append(Problem(file, "file not found"))
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -236,7 +236,8 @@ async def _confirm(update: Update, context: BotContext, state: State) -> None:
         )
         calendar = text.calendar(view, registration.id, language, services.clock.now())
         day = view.starts_at.astimezone(text.zone).date().isoformat()
-        await send_file(update, f"dataide-{day}.ics", calendar)
+        caption = assistant.message("calendar_caption", language)
+        await send_file(update, f"dataide-{day}.ics", calendar, caption)
     elif result.status == WAITLISTED and registration is not None:
         await send(
             update,

@@ -156,3 +156,49 @@ def test_same_phrasing_in_two_entries_warns_reads_the_same(tmp_path: Path) -> No
     text, status = report(problems)
     assert status == 0  # a warning does not fail the check
     assert "WARNING" in text
+
+
+def test_sessions_file_mistakes_are_named_by_session_and_field(tmp_path: Path) -> None:
+    copy = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, copy)
+    (copy / "sessions.yaml").write_text(
+        "sessions:\n"
+        "  - id: info-jan\n"
+        "    date: 2027-02-30\n"
+        '    time: "25:00"\n'
+        "    capacity: 0\n"
+        "    language: de\n"
+        "    link: ftp://example.org\n"
+        "    colour: blue\n"
+        "  - id: info-jan\n"
+        "    date: 2027-01-20\n"
+        '    time: "13:30"\n',
+        encoding="utf-8",
+    )
+    problems = [p for p in check(copy) if p.file.endswith("sessions.yaml")]
+    fields = {p.field for p in problems}
+    assert {
+        "sessions.0.date",
+        "sessions.0.time",
+        "sessions.0.capacity",
+        "sessions.0.language",
+        "sessions.0.link",
+        "sessions.0.colour",
+    } <= fields
+    assert all(p.severity == "error" for p in problems)
+    (copy / "sessions.yaml").write_text(
+        "sessions:\n"
+        "  - {id: info-jan, date: 2027-01-20, time: '13:30'}\n"
+        "  - {id: info-jan, date: 2027-01-27, time: '13:30'}\n",
+        encoding="utf-8",
+    )
+    [problem] = [p for p in check(copy) if p.file.endswith("sessions.yaml")]
+    assert "'info-jan' is used twice" in problem.message
+
+
+def test_the_real_sessions_file_is_valid_and_optional(tmp_path: Path) -> None:
+    assert not [p for p in check(KNOWLEDGE) if p.file.endswith("sessions.yaml")]
+    copy = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, copy)
+    (copy / "sessions.yaml").unlink()
+    assert not [p for p in check(copy) if p.severity == "error"]
