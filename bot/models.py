@@ -151,7 +151,12 @@ class OutboxMessage(Base):
     attachment_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     attachment: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))  # pending|sending|sent|failed|cancelled
+    # After this moment the message would mislead (a reminder once the next one is due):
+    # it is marked expired instead of being sent late.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # pending|sending|sent|failed|cancelled|expired
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -23,6 +23,7 @@ from bot.db import SessionFactory
 from bot.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+EXPIRED = "expired"
 ERROR_LENGTH = 200
 
 
@@ -38,6 +39,7 @@ class OutboxItem:
     attachment: tuple[str, bytes] | None = None  # (file name, content)
     registration_id: int | None = None
     session_id: int | None = None
+    expires_at: datetime | None = None  # not sent at all after this (it would mislead)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def add(session: AsyncSession, items: Iterable[OutboxItem], now: datetime) -> No
             attachment_name=item.attachment[0] if item.attachment else None,
             attachment=item.attachment[1] if item.attachment else None,
             due_at=item.due_at,
+            expires_at=item.expires_at,
             status=PENDING,
             attempts=0,
             registration_id=item.registration_id,
@@ -109,11 +112,23 @@ async def claim(
     sessions: SessionFactory, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claimed]:
     """Take up to `limit` due rows (oldest due first), including rows whose lease ran out."""
-    claimable = or_(
-        and_(OutboxMessage.status == PENDING, OutboxMessage.due_at <= now),
-        and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
+    claimable = and_(
+        or_(
+            and_(OutboxMessage.status == PENDING, OutboxMessage.due_at <= now),
+            and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
+        ),
+        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
     )
     async with sessions.begin() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status.in_((PENDING, SENDING)),
+                OutboxMessage.expires_at <= now,
+                or_(OutboxMessage.status == PENDING, OutboxMessage.claimed_until < now),
+            )
+            .values(status=EXPIRED, claimed_by=None, claimed_until=None)
+        )
         pick = (
             select(OutboxMessage.id)
             .where(claimable)

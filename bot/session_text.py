@@ -150,10 +150,14 @@ class SessionText:
         """One reminder per offset still ahead; one whose time has passed is not sent."""
         language = registration.language
         items = []
-        for offset in self.reminder_offsets:
+        offsets = sorted(self.reminder_offsets, reverse=True)
+        for index, offset in enumerate(offsets):
             due = view.starts_at - offset
             if due <= now:
                 continue
+            # Sent late (the bot was down), a reminder is dropped once the next one is due:
+            # "in 24 h" an hour before the session would mislead.
+            expires = view.starts_at - offsets[index + 1] if index + 1 < len(offsets) else None
             text = self.message(
                 "reminder",
                 language,
@@ -171,6 +175,7 @@ class SessionText:
                     buttons=(self.cancel_button(registration.id, language),),
                     registration_id=registration.id,
                     session_id=view.id,
+                    expires_at=expires or view.starts_at,
                 )
             )
         return items

@@ -558,3 +558,39 @@ async def test_declared_sessions_are_published_at_start(
     async with running_bot(settings, clock) as bot:  # restarted: updated by id, not doubled
         upcoming = await infosessions.upcoming(bot.services.sessions, NOW)
         assert [(v.key, v.capacity) for v in upcoming] == [("info-dec", 8)]
+
+
+async def test_reminders_survive_a_restart(settings: Settings, clock: FrozenClock) -> None:
+    async with running_bot(settings, clock) as bot:
+        await new_session(bot)
+        person = bot.user(54)
+        await person.say("/sessions")
+        await register(person)
+        api = bot.api
+    clock.set(START - timedelta(hours=23))  # the bot was down when the first one fell due
+    async with running_bot(settings, clock, api) as bot:
+        person = bot.user(54)
+        seen = len(person.replies())
+        assert await bot.drain() == 1  # sent late rather than lost
+        assert "commence dans 24 h" in visible(person.last_reply())
+        clock.set(START - timedelta(minutes=30))
+        assert await bot.drain() == 1
+        assert "commence dans 1 h" in visible(person.last_reply())
+        assert len(person.replies()) == seen + 2
+
+
+async def test_a_late_reminder_is_dropped_once_the_next_is_due(
+    bot: Harness, clock: FrozenClock
+) -> None:
+    await new_session(bot)
+    person = bot.user(55)
+    await person.say("/sessions")
+    await register(person)
+    seen = len(person.replies())
+    clock.set(START - timedelta(minutes=50))  # down from 24 h before until after the 1 h one
+    assert await bot.drain() == 1
+    assert len(person.replies()) == seen + 1
+    assert "commence dans 1 h" in visible(person.last_reply())
+    assert sorted(m.status for m in await outbox(bot, "reminder")) == ["expired", "sent"]
+    clock.set(START + timedelta(minutes=1))
+    assert await bot.drain() == 0

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("attachment_name", sa.String(128), nullable=True),
         sa.Column("attachment", sa.LargeBinary(), nullable=True),
         sa.Column("due_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(200), nullable=True),
