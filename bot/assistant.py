@@ -74,7 +74,8 @@ class Button:
 class Reply:
     text: str  # Telegram HTML
     language: str
-    buttons: tuple[Button, ...] = ()
+    buttons: tuple[Button, ...] = ()  # one per row: their labels are sentences
+    row: tuple[Button, ...] = ()  # a last row of small buttons side by side (👍 👎)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,15 @@ class Assistant:
             for related in entry.related
             if related in self.knowledge.entries and related not in covered
         ]
-        return Reply(text, language, tuple(buttons))
+        return Reply(text, language, tuple(buttons), self._feedback(entry_id, language))
+
+    def _feedback(self, entry_id: str, language: str) -> tuple[Button, ...]:
+        if self.knowledge.entries[entry_id].kind == "smalltalk":
+            return ()
+        return (
+            Button("👍", callbacks.encode("fb", f"up-{entry_id}", language)),
+            Button("👎", callbacks.encode("fb", f"down-{entry_id}", language)),
+        )
 
     def unsure(self, match: Match, language: str) -> Reply:
         """Say so plainly, offer the closest topics, and always a person.
@@ -234,4 +243,4 @@ class Assistant:
             return self.fixed(key, language)
         answer = self.entry(entry_id, language)
         text = self.message(key, language) + "\n\n" + answer.text
-        return Reply(text, language, answer.buttons)
+        return Reply(text, language, answer.buttons)  # no 👍/👎: not an answer to a question

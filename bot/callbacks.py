@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff"})
+PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb"})
 MENU_ACTIONS = frozenset({"ask", "eligibility", "sessions", "contact", "language"})
 LANGUAGES = frozenset({"fr", "en"})
 # Actions that name a row carry its id; the handler still checks whose row it is.
+_FEEDBACK_ACTIONS = re.compile(r"^(?:(?:up|down)-[a-z0-9][a-z0-9-]{0,39}|skip)$")
 _SESSION_ACTIONS = re.compile(r"^join-\d{1,12}$")
 _REGISTRATION_ACTIONS = re.compile(
     r"^(?:(?:cancel|cancelyes|keep)-\d{1,12}|usename|skipemail|confirm|abort)$"
@@ -58,6 +59,7 @@ def decode(data: str | None) -> Callback | None:
         "human": value == "ask",
         "faq": True,
         "sess": bool(_SESSION_ACTIONS.match(value)),
+        "fb": bool(_FEEDBACK_ACTIONS.match(value)),
         "reg": bool(_REGISTRATION_ACTIONS.match(value)),
         "staff": bool(_STAFF_ACTIONS.match(value)),
     }[prefix]

@@ -182,3 +182,21 @@ class Dialogue(Base):
     step: Mapped[str] = mapped_column(String(32))
     data: Mapped[str] = mapped_column(Text)  # JSON object
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Feedback(Base):
+    """👍 or 👎 on an answer, tied to the presser's own question, with what was missing."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("people.telegram_id", ondelete="SET NULL"), nullable=True
+    )
+    question_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("question_log.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    entry_id: Mapped[str] = mapped_column(String(64))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -6,7 +6,17 @@ from typing import Any
 
 from telegram.ext import Application
 
-from handlers import buttons, errors, faq, language, sessions, staff_sessions, start, text
+from handlers import (
+    buttons,
+    errors,
+    faq,
+    feedback,
+    language,
+    sessions,
+    staff_sessions,
+    start,
+    text,
+)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -16,7 +26,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     language.register(application)
     sessions.register(application)
     staff_sessions.register(application)
-    text.register(application, {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS})
+    text.register(
+        application,
+        {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS, **feedback.TEXT_FLOWS},
+    )
     faq.register(application)
     buttons.register(
         application,
@@ -26,6 +39,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **faq.BUTTONS,
             **sessions.BUTTONS,
             **staff_sessions.BUTTONS,
+            **feedback.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

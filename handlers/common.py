@@ -44,13 +44,17 @@ def menu_language(person: PersonView | None, update: Update) -> str:
     return ui_language(None, user.language_code if user else None)
 
 
-def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
-    """One button per row: labels are sentences, and they stay readable on a phone."""
-    if not buttons:
+def keyboard(
+    buttons: tuple[Button, ...], row: tuple[Button, ...] = ()
+) -> InlineKeyboardMarkup | None:
+    """One button per row (labels are sentences, readable on a phone), then `row` side by
+    side."""
+    if not buttons and not row:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
-    )
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
+    if row:
+        rows.append([InlineKeyboardButton(b.label, callback_data=b.data) for b in row])
+    return InlineKeyboardMarkup(rows)
 
 
 async def send(update: Update, reply: Reply) -> Message | None:
@@ -64,14 +68,14 @@ async def send(update: Update, reply: Reply) -> Message | None:
         return await message.reply_text(
             reply.text,
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(reply.buttons),
+            reply_markup=keyboard(reply.buttons, reply.row),
             link_preview_options=NO_PREVIEW,
             do_quote=True,
         )
     return await chat.send_message(
         reply.text,
         parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(reply.buttons),
+        reply_markup=keyboard(reply.buttons, reply.row),
         link_preview_options=NO_PREVIEW,
     )
 
