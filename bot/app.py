@@ -45,6 +45,7 @@ PUBLIC_COMMANDS = {
         ("mysessions", "Mes inscriptions"),
         ("contact", "Joindre l'équipe"),
         ("cancel", "Arrêter ce qui est en cours"),
+        ("stop", "Ne plus recevoir les annonces"),
     ],
     "en": [
         ("start", "Welcome and menu"),
@@ -55,6 +56,7 @@ PUBLIC_COMMANDS = {
         ("mysessions", "My registrations"),
         ("contact", "Reach the team"),
         ("cancel", "Stop what is in progress"),
+        ("stop", "Stop announcements"),
     ],
 }
 

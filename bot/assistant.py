@@ -211,7 +211,7 @@ class Assistant:
                 self.message(f"menu_{action}", language),
                 callbacks.encode("menu", action, language),
             )
-            for action in ("ask", "eligibility", "sessions", "language")
+            for action in ("ask", "eligibility", "sessions", "announcements", "language")
         )
 
     def contact(self, language: str) -> Reply:

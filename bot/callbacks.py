@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb"})
-MENU_ACTIONS = frozenset({"ask", "eligibility", "sessions", "contact", "language"})
+PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb", "notif"})
+MENU_ACTIONS = frozenset(
+    {"ask", "eligibility", "sessions", "contact", "language", "announcements"}
+)
 LANGUAGES = frozenset({"fr", "en"})
 # Actions that name a row carry its id; the handler still checks whose row it is.
 _FEEDBACK_ACTIONS = re.compile(r"^(?:(?:up|down)-[a-z0-9][a-z0-9-]{0,39}|skip)$")
@@ -60,6 +62,7 @@ def decode(data: str | None) -> Callback | None:
         "faq": True,
         "sess": bool(_SESSION_ACTIONS.match(value)),
         "fb": bool(_FEEDBACK_ACTIONS.match(value)),
+        "notif": value in ("on", "off"),
         "reg": bool(_REGISTRATION_ACTIONS.match(value)),
         "staff": bool(_STAFF_ACTIONS.match(value)),
     }[prefix]

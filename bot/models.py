@@ -59,6 +59,8 @@ class Person(Base):
     telegram_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     chosen_language: Mapped[str | None] = mapped_column(String(2), nullable=True)
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Opted out of announcements (/stop); reminders of their own sessions still go out.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -81,6 +81,26 @@ async def mark_blocked(sessions: SessionFactory, telegram_id: int, now: datetime
         )
 
 
+async def set_announcements(
+    sessions: SessionFactory, telegram_id: int, wanted: bool, now: datetime
+) -> None:
+    """Opt out of announcements (or back in); reminders are not announcements."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Person)
+            .where(Person.telegram_id == telegram_id)
+            .values(opted_out_at=None if wanted else now)
+        )
+
+
+async def wants_announcements(sessions: SessionFactory, telegram_id: int) -> bool:
+    async with sessions() as session:
+        opted_out = await session.scalar(
+            select(Person.opted_out_at).where(Person.telegram_id == telegram_id)
+        )
+        return opted_out is None
+
+
 def insert_for(session: AsyncSession) -> Any:
     """The one dialect check for upserts: both SQLite and PostgreSQL speak ON CONFLICT."""
     dialect = session.get_bind().dialect.name

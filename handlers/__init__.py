@@ -7,6 +7,7 @@ from typing import Any
 from telegram.ext import Application
 
 from handlers import (
+    announcements,
     buttons,
     errors,
     faq,
@@ -25,6 +26,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     start.register(application)
     language.register(application)
     sessions.register(application)
+    announcements.register(application)
     staff_sessions.register(application)
     text.register(
         application,
@@ -40,6 +42,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **sessions.BUTTONS,
             **staff_sessions.BUTTONS,
             **feedback.BUTTONS,
+            **announcements.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

@@ -9,7 +9,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.callbacks import Callback
 from bot.context import BotContext
-from handlers import sessions
+from handlers import announcements, sessions
 from handlers.common import menu_language, remember, send
 
 
@@ -57,6 +57,8 @@ async def choose_from_menu(update: Update, context: BotContext, pressed: Callbac
         await send(update, assistant.interim("eligibility_coming", language))
     elif pressed.value == "sessions":
         await sessions.show_listing(update, context, language)
+    elif pressed.value == "announcements":
+        await announcements.show_state(update, context, language)
     elif pressed.value == "contact":
         await send(update, assistant.contact(language))
     else:  # "language"

@@ -15,6 +15,7 @@ async def test_start_in_french_shows_welcome_and_menu(bot: Harness) -> None:
         "❓ Poser une question",
         "✅ Suis-je admissible ?",
         "📅 Séances d'information",
+        "🔔 Annonces",
         "🌐 English",
     ]
 

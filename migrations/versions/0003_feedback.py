@@ -1,4 +1,4 @@
-"""Feedback on answers (👍 / 👎 and what was missing).
+"""Feedback on answers (👍 / 👎 and what was missing); opting out of announcements.
 
 Revision ID: 0003
 Revises: 0002
@@ -41,7 +41,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_feedback_question_id", "feedback", ["question_id"])
     op.create_index("ix_feedback_created_at", "feedback", ["created_at"])
+    op.add_column("people", sa.Column("opted_out_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("people") as batch:
+        batch.drop_column("opted_out_at")
     op.drop_table("feedback")
