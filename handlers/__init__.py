@@ -15,6 +15,7 @@ from handlers import (
     language,
     sessions,
     staff_sessions,
+    staff_tools,
     start,
     text,
 )
@@ -28,6 +29,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     sessions.register(application)
     announcements.register(application)
     staff_sessions.register(application)
+    staff_tools.register(application)
     text.register(
         application,
         {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS, **feedback.TEXT_FLOWS},
