@@ -136,11 +136,17 @@ async def claim(
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+            # MATERIALIZED: run the pick once. As a plain subquery PostgreSQL may re-run it
+            # for each row of a semi-join, each run skipping other claimers' locks and
+            # picking new rows, so one claim could take far more than `limit`.
+            picked = pick.with_for_update(skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
+            chosen = select(picked.c.id).scalar_subquery()
+        else:
+            chosen = pick.scalar_subquery()
         until = now + lease
         result = await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(pick.scalar_subquery()), claimable)
+            .where(OutboxMessage.id.in_(chosen), claimable)
             .values(status=SENDING, claimed_by=worker, claimed_until=until)
             .returning(
                 OutboxMessage.id,

@@ -65,6 +65,7 @@ class Transport(Protocol):
     async def deliver(self, message: Claimed) -> Outcome: ...
 
 
+CHAT_MARGIN = 0.05  # seconds added to the per-chat spacing
 MarkBlocked = Callable[[int], Awaitable[None]]
 
 
@@ -137,6 +138,9 @@ class OutboxSender:
                     released = [m.id for m in batch[index:]]
                     break
                 await self._wait_for_slot(message.chat_id)
+                if self._stopping or self._paused_until > time.monotonic():
+                    released = [m.id for m in batch[index:]]  # a 429 came in meanwhile
+                    break
                 await self._in_flight.acquire()
                 tasks.append(asyncio.create_task(self._deliver(message)))
             if tasks:
@@ -171,7 +175,8 @@ class OutboxSender:
         if at > now:
             await asyncio.sleep(at - now)
         self._next_slot = at + 1.0 / self.rate
-        self._chat_free_at[chat_id] = at + self.per_chat_interval
+        # A little margin: requests do not reach Telegram exactly as spaced.
+        self._chat_free_at[chat_id] = at + self.per_chat_interval + CHAT_MARGIN
         if len(self._chat_free_at) > 10_000:
             horizon = time.monotonic()
             self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > horizon}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.outbox import Claimed
 from bot.sender import BLOCKED, DELIVERED, REJECTED, RETRY_AFTER, TRANSIENT, Outcome
@@ -58,7 +61,9 @@ class TelegramTransport:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
         except RetryAfter as exc:
-            wait = exc.retry_after
+            with warnings.catch_warnings():  # PTB 22.2 warns that the type will change
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = exc.retry_after
             seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
             return Outcome(RETRY_AFTER, retry_after=float(seconds))
         except Forbidden as exc:
