@@ -43,6 +43,9 @@ bench: $(STAMP)
 	$(PY) -m bench.accuracy
 	$(PY) -m bench.latency
 	$(PY) -m bench.throughput
+	$(PY) -m bench.reminders
+	$(PY) -m bench.registrations
+	$(PY) -m bench.reports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
