@@ -94,19 +94,17 @@ class SessionView:
 
 
 def _counted() -> tuple[ScalarSelect[int], ScalarSelect[int]]:
-    confirmed = (
+    """Confirmed and waitlisted counts of the session in the enclosing query."""
+    return _count_of(CONFIRMED), _count_of(WAITLISTED)
+
+
+def _count_of(status: str) -> ScalarSelect[int]:
+    return (
         select(func.count())
-        .where(Registration.session_id == InfoSession.id, Registration.status == CONFIRMED)
+        .where(Registration.session_id == InfoSession.id, Registration.status == status)
         .correlate(InfoSession)
         .scalar_subquery()
     )
-    waitlisted = (
-        select(func.count())
-        .where(Registration.session_id == InfoSession.id, Registration.status == WAITLISTED)
-        .correlate(InfoSession)
-        .scalar_subquery()
-    )
-    return confirmed, waitlisted
 
 
 def _view(row: InfoSession, confirmed: int, waitlisted: int) -> SessionView:

@@ -135,8 +135,7 @@ async def _register(
     await session.flush()
     view = await view_in(session, session_id)
     assert view is not None
-    position = await _position(session, registration) if status == WAITLISTED else None
-    result = registration_view(registration, position)
+    result = await _viewed(session, registration)
     if status == CONFIRMED:
         outbox.add(session, notices.reminders(view, result, now), now)
     return Registered(status, view, result)
@@ -231,8 +230,7 @@ async def of_person(
         for row in rows:
             view = await view_in(session, row.session_id)
             assert view is not None
-            position = await _position(session, row) if row.status == WAITLISTED else None
-            result.append((view, registration_view(row, position)))
+            result.append((view, await _viewed(session, row)))
         return result
 
 
@@ -252,8 +250,7 @@ async def find(
             return None
         view = await view_in(session, row.session_id)
         assert view is not None
-        position = await _position(session, row) if row.status == WAITLISTED else None
-        return view, registration_view(row, position)
+        return view, await _viewed(session, row)
 
 
 async def live(
@@ -272,8 +269,11 @@ async def _live(session: AsyncSession, session_id: int, person_id: int) -> Regis
             Registration.status != CANCELLED,
         )
     )
-    if row is None:
-        return None
+    return None if row is None else await _viewed(session, row)
+
+
+async def _viewed(session: AsyncSession, row: Registration) -> RegistrationView:
+    """The registration as its person sees it, with the waitlist position if waiting."""
     position = await _position(session, row) if row.status == WAITLISTED else None
     return registration_view(row, position)
 
