@@ -96,13 +96,14 @@ async def cancel_pending(
     session: AsyncSession, *, registration_id: int | None = None, session_id: int | None = None
 ) -> int:
     """Withdraw what has not gone out yet for a registration or a whole session."""
-    column = OutboxMessage.registration_id if registration_id is not None else None
-    target = registration_id
-    if column is None:
-        column, target = OutboxMessage.session_id, session_id
+    belongs = (
+        OutboxMessage.registration_id == registration_id
+        if registration_id is not None
+        else OutboxMessage.session_id == session_id
+    )
     result = await session.execute(
         update(OutboxMessage)
-        .where(column == target, OutboxMessage.status == PENDING)
+        .where(belongs, OutboxMessage.status == PENDING)
         .values(status=CANCELLED)
     )
     return int(getattr(result, "rowcount", 0) or 0)

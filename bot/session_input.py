@@ -7,6 +7,7 @@ reply explains the mistake in the staff member's language instead of "invalid in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -99,9 +100,11 @@ def parse_title(text: str) -> str | Problem:
     return value
 
 
-def parse_command(arguments: str, now: datetime, zone: ZoneInfo, default_title: str) -> NewSession:
+def parse_command(
+    arguments: str, now: datetime, zone: ZoneInfo, default_title: Callable[[str], str]
+) -> NewSession:
     """`YYYY-MM-DD HH:MM key=value… title=rest of the line`; raises InputError with all
-    problems found, not just the first."""
+    problems found, not just the first. Without a title, `default_title(session language)`."""
     head, _, title_text = arguments.partition("title=")
     words = head.split()
     problems: list[Problem] = []
@@ -120,7 +123,7 @@ def parse_command(arguments: str, now: datetime, zone: ZoneInfo, default_title: 
         "duration": parse_duration(options["duration"]),
         "lang": parse_language(options["lang"]),
         "link": parse_link(options["link"]) if options.get("link") else None,
-        "title": parse_title(title_text) if title_text.strip() else default_title,
+        "title": parse_title(title_text) if title_text.strip() else None,
     }
     instant: object = None
     for part in (day, at):
@@ -132,11 +135,12 @@ def parse_command(arguments: str, now: datetime, zone: ZoneInfo, default_title: 
     if problems:
         raise InputError(problems)
     assert isinstance(instant, datetime)
+    language = str(checked["lang"])
     return NewSession(
         starts_at=instant,
         duration_minutes=int(str(checked["duration"])),
         capacity=int(str(checked["capacity"])),
-        language=str(checked["lang"]),
-        title=str(checked["title"]),
+        language=language,
+        title=str(checked["title"] or default_title(language)),
         link=str(checked["link"]) if checked["link"] else None,
     )

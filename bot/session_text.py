@@ -58,9 +58,12 @@ class SessionText:
 
     def details(self, view: SessionView, language: str) -> str:
         """`60 min, en français`."""
-        minutes = self.message("session_minutes", language, count=str(view.duration_minutes))
-        spoken = self.message(f"session_language_{view.language}", language)
-        return f"{minutes}, {spoken}"
+        return self.describe(view.duration_minutes, view.language, language)
+
+    def describe(self, minutes: int, spoken: str, language: str) -> str:
+        """`60 min, en français` for a session not stored yet (a staff summary)."""
+        duration = self.message("session_minutes", language, count=str(minutes))
+        return f"{duration}, {self.message(f'session_language_{spoken}', language)}"
 
     def seats(self, view: SessionView, language: str) -> str:
         if view.full:

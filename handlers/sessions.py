@@ -74,7 +74,6 @@ async def on_text(update: Update, context: BotContext, state: State) -> None:
     assert message is not None
     typed = " ".join((message.text or "").split())
     language = str(state.data.get("language", "fr"))
-    assistant = context.services.assistant
     if state.step == "name":
         if not _fits(typed, NAME_LENGTH):
             await _ask_again(update, context, language, NAME_LENGTH)
@@ -85,27 +84,24 @@ async def on_text(update: Update, context: BotContext, state: State) -> None:
             await _ask_again(update, context, language, ORGANISATION_LENGTH)
             return
         await _advance(update, context, state, "email", organisation=typed)
-        skip = Button(
-            assistant.message("register_skip_email", language),
-            callbacks.encode("reg", "skipemail", language),
-        )
-        await send(
-            update, Reply(assistant.message("register_ask_email", language), language, (skip,))
-        )
+        await send(update, _with_skip(context, "register_ask_email", language))
     elif state.step == "email":
         if len(typed) > EMAIL_LENGTH or not EMAIL.match(typed):
-            skip = Button(
-                assistant.message("register_skip_email", language),
-                callbacks.encode("reg", "skipemail", language),
-            )
-            await send(
-                update,
-                Reply(assistant.message("register_bad_email", language), language, (skip,)),
-            )
+            await send(update, _with_skip(context, "register_bad_email", language))
             return
         await _show_summary(update, context, state, typed)
     else:  # "confirm": a typed message while the buttons wait; show them again
         await _show_summary(update, context, state, state.data.get("email"))
+
+
+def _with_skip(context: BotContext, key: str, language: str) -> Reply:
+    """A question about the email, with the button to go on without one."""
+    assistant = context.services.assistant
+    skip = Button(
+        assistant.message("register_skip_email", language),
+        callbacks.encode("reg", "skipemail", language),
+    )
+    return Reply(assistant.message(key, language), language, (skip,))
 
 
 def _fits(text: str, limit: int) -> bool:

@@ -47,10 +47,9 @@ async def new_session(update: Update, context: BotContext) -> None:
     services = context.services
     assistant = services.assistant
     text = services.session_text()
-    arguments = " ".join(context.args or [])
     message = update.effective_message
-    if message is not None and message.text:
-        arguments = message.text.partition(" ")[2].strip()  # keep the title's own spacing
+    # The raw text rather than context.args: the title keeps its own spacing.
+    arguments = (message.text or "").partition(" ")[2].strip() if message else ""
     if not arguments:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or not is_private(update):
@@ -63,27 +62,17 @@ async def new_session(update: Update, context: BotContext) -> None:
         )
         await send(update, assistant.fixed("newsession_ask_date", language))
         return
-    default_title = assistant.message("session_default_title", "fr")
     try:
-        new = parse_command(arguments, services.clock.now(), text.zone, default_title)
+        new = parse_command(
+            arguments,
+            services.clock.now(),
+            text.zone,
+            lambda spoken: assistant.message("session_default_title", spoken),
+        )
     except InputError as error:
         await _explain(update, context, error.problems, language)
         return
-    if "title=" not in arguments:
-        new = _with_default_title(context, new)
     await _publish(update, context, new, language)
-
-
-def _with_default_title(context: BotContext, new: NewSession) -> NewSession:
-    title = context.services.assistant.message("session_default_title", new.language)
-    return NewSession(
-        starts_at=new.starts_at,
-        duration_minutes=new.duration_minutes,
-        capacity=new.capacity,
-        language=new.language,
-        title=title,
-        link=new.link,
-    )
 
 
 async def _explain(
