@@ -170,7 +170,58 @@ class OutboxMessage(Base):
     session_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("info_sessions.id", ondelete="SET NULL"), nullable=True
     )
+    # The announcement this row delivers; its counts are read from here.
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_outbox_broadcast_status", OutboxMessage.broadcast_id, OutboxMessage.status)
+
+
+class Broadcast(Base):
+    """An announcement staff sent to an audience; one outbox row per recipient."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    # "all", "lang:fr", "lang:en", "session:<id>" or "session:<id>:waitlist"
+    audience: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)  # Telegram HTML, as staff wrote it
+    # A photo or document sent again by its Telegram file id (no upload per recipient).
+    media_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    media_file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    recipients: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # sending | stopped | done
+    # The staff member's progress message, edited as the broadcast goes.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    progress_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Handoff(Base):
+    """One message of a conversation between a person and the team, through the staff chat.
+
+    `staff_message_id` is the post in the staff chat a staff member replies to (for a
+    question or follow-up), or the staff member's reply itself (for an answer)."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("people.telegram_id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # the person's private chat
+    direction: Mapped[str] = mapped_column(String(16))  # to_staff | to_person
+    text: Mapped[str] = mapped_column(Text)
+    staff_chat_id: Mapped[int] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int] = mapped_column(Integer)
+    staff_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_handoffs_staff_message", Handoff.staff_chat_id, Handoff.staff_message_id)
 
 
 class Dialogue(Base):
