@@ -189,9 +189,7 @@ async def run(url: str, count: int, rate: float, reply_rate: float) -> Result:
     for chat in chats + (replies.chats if reply_rate else []):
         # Telegram answers "chat not found" to a person who never wrote to the bot.
         api.user_message(UserSpec(chat, f"P{chat}"), "bonjour")
-    settings = Settings(
-        _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL=url, OUTBOX_RATE=rate
-    )
+    settings = Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL=url, SEND_RATE=rate)
     services = await create_services(settings, SystemClock())
     # Production's bot: every handler, AIORateLimiter; the sender is built by start().
     app = build_application(services, request=api.request(), get_updates_request=api.request())
@@ -355,7 +353,7 @@ def diagnose(result: Result, firsts: list[float]) -> None:
     tail = result.started + result.seconds - (everything[-1] if everything else 0.0)
     ms = 1000.0
     rows = [
-        ["sender rate setting (OUTBOX_RATE)", f"{result.rate:g} msg/s"],
+        ["send rate setting (SEND_RATE)", f"{result.rate:g} msg/s"],
         ["pacing ceiling = rate / 30", f"{result.rate / LIMIT:.3f}"],
         ["batch size (claim limit)", str(size)],
         ["claims (incl. the final empty one)", str(len(claims))],
@@ -416,7 +414,7 @@ def main() -> None:
         "--rate",
         type=float,
         default=None,
-        help="OUTBOX_RATE for the sender (default: the setting's default)",
+        help="SEND_RATE of the process (default: the setting's default)",
     )
     parser.add_argument("--database-url", default=None,
                         help="default: a temporary SQLite file; a PostgreSQL database is "
@@ -425,7 +423,7 @@ def main() -> None:
                         help="also answer people at this rate during the drain, through the "
                         "Application's bot (default 0: reminders alone)")  # fmt: skip
     args = parser.parse_args()
-    rate = args.rate if args.rate is not None else Settings.model_fields["outbox_rate"].default
+    rate = args.rate if args.rate is not None else Settings.model_fields["send_rate"].default
     options = "".join(
         f" --{name.replace('_', '-')} {value}"
         for name, value in (("count", args.count), ("rate", args.rate),
