@@ -14,6 +14,7 @@ from bot.dialogues import Dialogues
 from bot.leadership import Leadership
 from bot.people import People
 from bot.questions import QuestionLogWriter
+from bot.send_budget import SendBudget
 from bot.sender import OutboxSender
 from bot.session_text import SessionText
 
@@ -30,6 +31,8 @@ class Services:
     people: People
     question_log: QuestionLogWriter
     dialogues: Dialogues
+    # The process's share of Telegram's 30 messages/s, for replies and the outbox alike.
+    budget: SendBudget
     sender: OutboxSender | None = None  # set at start: it needs the Telegram bot
     leadership: Leadership | None = None  # `python -m bot run`: which process sends
     bot_username: str = field(default="")
