@@ -269,3 +269,43 @@ async def test_a_second_process_start_does_not_disturb_the_first(tmp_path: Path)
         assert "Address already in use" in second.output or "in use" in second.output
         person = UserSpec(77, "Olivier", language_code="fr")
         assert (await first.post(api.user_message(person, QUESTION))).status_code == 200
+
+
+async def test_sigterm_stops_taking_updates_and_finishes_the_one_in_progress(
+    tmp_path: Path,
+) -> None:
+    api = MemoryBotApi(token=TOKEN)
+    async with MemoryHttpServer(api, timeout_hold=30) as server:
+        bot = await start_bot(bot_environment(server, sqlite_url(tmp_path)), tmp_path)
+        person = UserSpec(78, "Léa", language_code="fr")
+        # A slow Telegram: the reply hangs until PTB's read timeout (5 s), then the update
+        # ends with "Telegram did not take a reply".
+        api.fail_next("sendMessage", timeout=True, chat_id=person.id)
+        in_progress = asyncio.create_task(bot.post(api.user_message(person, QUESTION)))
+
+        def reply_started() -> bool:
+            return any(
+                method == "sendMessage" and str(params.get("chat_id")) == str(person.id)
+                for method, params in api.calls
+            )
+
+        for _ in range(600):  # polled: a call that times out wakes no api.wait_for
+            if reply_started():
+                break
+            await asyncio.sleep(0.05)
+        bot.process.send_signal(signal.SIGTERM)
+        for _ in range(100):  # the listener closes at once
+            try:
+                async with httpx.AsyncClient(timeout=2) as client:
+                    await client.get(bot.url + "/healthz")
+            except httpx.ConnectError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("still accepting connections after SIGTERM")
+        assert not in_progress.done(), "the update in progress was cut short"
+        response = await in_progress
+        assert response.status_code == 200  # handled to the end (the reply timed out)
+        assert await bot.stop() == 0, bot.output
+    events = [e.get("event") for e in bot.events()]
+    assert events[-1] == "stopped"
