@@ -9,10 +9,12 @@ from telegram.ext import Application
 from handlers import (
     announcements,
     buttons,
+    eligibility,
     errors,
     faq,
     feedback,
     language,
+    privacy,
     sessions,
     staff_sessions,
     staff_tools,
@@ -30,9 +32,16 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     announcements.register(application)
     staff_sessions.register(application)
     staff_tools.register(application)
+    eligibility.register(application)
+    privacy.register(application)
     text.register(
         application,
-        {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS, **feedback.TEXT_FLOWS},
+        {
+            **sessions.TEXT_FLOWS,
+            **staff_sessions.TEXT_FLOWS,
+            **feedback.TEXT_FLOWS,
+            **eligibility.TEXT_FLOWS,
+        },
     )
     faq.register(application)
     buttons.register(
@@ -45,6 +54,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **staff_sessions.BUTTONS,
             **feedback.BUTTONS,
             **announcements.BUTTONS,
+            **eligibility.BUTTONS,
+            **privacy.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

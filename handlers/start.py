@@ -1,4 +1,4 @@
-"""Welcome, help, the main menu, and the commands whose features are still to come."""
+"""Welcome, help, the main menu and its buttons."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ from telegram.ext import Application, CommandHandler
 
 from bot.callbacks import Callback
 from bot.context import BotContext
-from handlers import announcements, sessions
+from handlers import announcements, eligibility, sessions
 from handlers.common import menu_language, remember, send
 
 
 async def welcome(update: Update, context: BotContext) -> None:
     """/start: a short welcome in the person's language, with the menu.
 
-    `/start sessions` (the link shown in groups) goes straight to the session list."""
+    `/start sessions` and `/start eligibility` (the links shown in groups) go straight to
+    the session list and the questionnaire."""
     person = await remember(update, context)
     language = menu_language(person, update)
     if context.args and context.args[0] == "sessions":
         await sessions.show_listing(update, context, language)
+        return
+    if context.args and context.args[0] == "eligibility":
+        await eligibility.begin(update, context, language)
         return
     name = update.effective_user.first_name if update.effective_user else ""
     await send(update, context.services.assistant.welcome(name, language))
@@ -39,13 +43,6 @@ async def show_contact(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.contact(menu_language(person, update)))
 
 
-async def show_eligibility(update: Update, context: BotContext) -> None:
-    """/eligibility: until the questionnaire exists, the prerequisites."""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    await send(update, context.services.assistant.interim("eligibility_coming", language))
-
-
 async def choose_from_menu(update: Update, context: BotContext, pressed: Callback) -> None:
     """A menu or follow-up button: run the action in the language of its message."""
     person = await remember(update, context)
@@ -54,7 +51,7 @@ async def choose_from_menu(update: Update, context: BotContext, pressed: Callbac
     if pressed.value == "ask":
         await send(update, assistant.fixed("ask_prompt", language))
     elif pressed.value == "eligibility":
-        await send(update, assistant.interim("eligibility_coming", language))
+        await eligibility.begin(update, context, language)
     elif pressed.value == "sessions":
         await sessions.show_listing(update, context, language)
     elif pressed.value == "announcements":
@@ -72,4 +69,3 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("start", welcome))
     application.add_handler(CommandHandler("help", show_help))
     application.add_handler(CommandHandler("contact", show_contact))
-    application.add_handler(CommandHandler("eligibility", show_eligibility))
