@@ -73,7 +73,7 @@ async def on_button(update: Update, context: BotContext, pressed: Callback) -> N
         await begin(update, context, language)
         return
     if state.data.get("run") != run or step != current.step:
-        await _show_current(update, context, state, path, current, "eligibility_old_button")
+        await _show_current(update, context, state, current, "eligibility_old_button")
         return
     if action == "back":
         path = path[:-1]
@@ -82,15 +82,16 @@ async def on_button(update: Update, context: BotContext, pressed: Callback) -> N
         result = eligibility.answer(_questionnaire(context), path, step, index)
         path, moved = result if result is not None else (path, None)
     if moved is None:  # Back on the first question, or an answer the question lacks
-        await _show_current(update, context, state, path, current, "eligibility_old_button")
+        await _show_current(update, context, state, current, "eligibility_old_button")
         return
     await _save(update, context, run, path, "outcome" if moved.done else "question", language)
     await send(update, _render(context, run, moved, language))
 
 
 async def on_text(update: Update, context: BotContext, state: State) -> None:
-    """Typed text: during the questions, point to the buttons; after the result, it is a
-    question for the FAQ again."""
+    """Typed text: after the result, a question for the FAQ again; during the questions, a
+    question the FAQ answers is answered, then the current question comes back; anything
+    else is pointed to the buttons."""
     if state.step == "outcome":
         user_id, chat_id = ids(update)
         await context.services.dialogues.clear(user_id, chat_id)
@@ -101,14 +102,20 @@ async def on_text(update: Update, context: BotContext, state: State) -> None:
     if current is None:
         await begin(update, context, str(state.data.get("language", "fr")))
         return
-    await _show_current(update, context, state, path, current, "eligibility_tap_answer")
+    message = update.effective_message
+    typed = (message.text or "") if message is not None else ""
+    understood = context.services.assistant.understand(typed, None, None)
+    note = "eligibility_tap_answer"
+    if understood.kind == "answer":
+        await faq.answer_question(update, context)
+        note = "eligibility_resume"
+    await _show_current(update, context, state, current, note)
 
 
 async def _show_current(
     update: Update,
     context: BotContext,
     state: State,
-    path: Path,
     current: Progress,
     note: str,
 ) -> None:
