@@ -15,8 +15,9 @@ from bot.privacy import PersonalData
 from bot.session_text import SessionText
 
 SHOWN_QUESTIONS = 5
-SHOWN_REGISTRATIONS = 10
+SHOWN_REGISTRATIONS = 5
 QUOTED = 100  # characters of a question quoted in the message
+SHORT = 60  # characters of a name or an organisation (the file has them whole)
 
 
 def describe(data: PersonalData, assistant: Assistant, text: SessionText, language: str) -> str:
@@ -24,7 +25,7 @@ def describe(data: PersonalData, assistant: Assistant, text: SessionText, langua
     lines = [assistant.message("mydata_header", language)]
     if data.profile is not None:
         profile = data.profile
-        name = " ".join(filter(None, (profile["first_name"], profile["last_name"])))
+        name = _short(" ".join(filter(None, (profile["first_name"], profile["last_name"]))))
         if profile["username"]:
             name += f" (@{profile['username']})"
         lines.append(
@@ -50,7 +51,7 @@ def describe(data: PersonalData, assistant: Assistant, text: SessionText, langua
             assistant.message("mydata_questions", language, count=str(len(data.questions)))
         )
         for row in data.questions[-SHOWN_QUESTIONS:]:
-            quoted = row["text"] if len(row["text"]) <= QUOTED else row["text"][:QUOTED] + "…"
+            quoted = _short(row["text"], QUOTED)
             lines.append(
                 assistant.message(
                     "mydata_question",
@@ -80,11 +81,16 @@ def _registration(
         language,
         when=text.when(row["session_starts_at"], language),
         status=assistant.message(f"mydata_status_{row['status']}", language),
-        name=row["name"],
-        organisation=row["organisation"],
+        name=_short(row["name"]),
+        organisation=_short(row["organisation"]),
         person_email=row["email"] or assistant.message("register_no_email", language),
     )
 
 
 def _date(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).date().isoformat() if moment else "?"
+
+
+def _short(text: str, limit: int = SHORT) -> str:
+    """Keeps the summary under Telegram's length limit whatever people typed."""
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -291,3 +291,28 @@ async def test_registrations_of_others_are_untouched(bot: Harness) -> None:
     ]
     replies = await bruno(bot).say("/mydata")
     assert "Bruno" in visible(replies[0])
+
+
+async def test_mydata_stays_readable_with_the_longest_answers(bot: Harness) -> None:
+    from datetime import timedelta as days
+
+    from tests.test_sessions import START
+
+    for week in range(6):
+        await new_session(bot, START + days(weeks=week))
+    person = Talker(bot, UserSpec(ZOE, "Z" * 256, last_name="T" * 256, username="z" * 32), None)
+    for week in range(6):
+        await person.say("/sessions")
+        await person.press(person.buttons()[week])
+        await person.say("N" * 100)
+        await person.say("O" * 200)
+        await person.say("e" * 64 + "@" + "d" * 180 + ".org")
+        await person.press("✅ Je confirme mon inscription")
+    for _ in range(6):
+        await person.say("bourse " + "x" * 4000)
+    replies = await person.say("/mydata")
+    assert len(replies) == 2  # the memory API refuses a message over 4 096 characters
+    assert "Inscriptions aux séances (6)" in visible(replies[0])
+    data = json.loads((replies[1].document or ("", b"{}"))[1])
+    assert len(data["registrations"]) == 6
+    assert data["registrations"][0]["organisation"] == "O" * 200
