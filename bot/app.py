@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import infosessions
+from bot import infosessions, retention
 from bot.assistant import Assistant
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -25,6 +26,7 @@ from bot.db import create_engine, session_factory
 from bot.dialogues import Dialogues
 from bot.infosessions import NewSession
 from bot.kb_schema import DeclaredSession
+from bot.leadership import Leadership
 from bot.migrate import upgrade
 from bot.people import People
 from bot.questions import QuestionLogWriter
@@ -47,6 +49,9 @@ PUBLIC_COMMANDS = {
         ("contact", "Joindre l'équipe"),
         ("cancel", "Arrêter ce qui est en cours"),
         ("stop", "Ne plus recevoir les annonces"),
+        ("privacy", "Vos renseignements personnels"),
+        ("mydata", "Voir ce que je garde sur vous"),
+        ("forget", "Tout effacer"),
     ],
     "en": [
         ("start", "Welcome and menu"),
@@ -58,6 +63,9 @@ PUBLIC_COMMANDS = {
         ("contact", "Reach the team"),
         ("cancel", "Stop what is in progress"),
         ("stop", "Stop announcements"),
+        ("privacy", "Your personal information"),
+        ("mydata", "See what I keep about you"),
+        ("forget", "Erase everything"),
     ],
 }
 
@@ -129,8 +137,18 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
         lambda chat_id: services.people.mark_blocked(chat_id, services.clock.now()),
         budget=services.budget,
     )
+    from handlers.broadcasts import watcher_for
+
+    services.watcher = watcher_for(application)
     if send_in_background:
-        services.sender.start()
+        # Several processes on one PostgreSQL database: one sends at a time (bot.leadership).
+        services.leadership = Leadership(services.engine, services.sender)
+        services.leadership.start()
+        services.watcher.start()
+        if application.job_queue is not None:  # its ticker; the sweep itself is bot.retention
+            application.job_queue.run_repeating(
+                sweep_personal_data, interval=retention.INTERVAL, first=60, name="retention"
+            )
     for language, commands in PUBLIC_COMMANDS.items():
         try:
             await application.bot.set_my_commands(
@@ -140,6 +158,21 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
         except TelegramError as exc:  # optional: a server may refuse it, the bot still works
             log.warning("Could not publish the command list (%s); continuing", exc)
             break
+
+
+async def sweep_personal_data(context: BotContext) -> None:
+    """The daily retention sweep (bot.retention); a failure waits for the next day."""
+    services: Services = context.application.bot_data["services"]
+    settings = services.settings
+    policy = retention.Policy.of(
+        settings.question_log_retention_days, settings.registration_retention_days
+    )
+    try:
+        swept = await retention.sweep(services.sessions, services.clock.now(), policy)
+    except SQLAlchemyError as exc:
+        log.warning("Retention sweep failed (%s); retrying tomorrow", type(exc).__name__)
+        return
+    log.info("Retention sweep: %s", swept)
 
 
 async def publish_declared_sessions(services: Services) -> int:
@@ -170,12 +203,20 @@ async def stop_sending(application: BotApplication) -> None:
     """Stop the outbox sender while the Application's connections are still open: call it
     before leaving `async with application` (claimed rows go back to the queue)."""
     services: Services = application.bot_data["services"]
+    if services.watcher is not None:
+        await services.watcher.stop()
+    if services.leadership is not None:
+        await services.leadership.stop()  # stops the sender, then gives up the lock
     if services.sender is not None:
         await services.sender.stop()
 
 
 async def close_services(services: Services) -> None:
     """Stop sending (claimed rows go back), write what is still queued, close the database."""
+    if services.watcher is not None:
+        await services.watcher.stop()
+    if services.leadership is not None:
+        await services.leadership.stop()  # stops the sender, then gives up the lock
     if services.sender is not None:
         await services.sender.stop()
     await services.question_log.close()

@@ -42,7 +42,6 @@ from bot.app import (
 from bot.config import Settings
 from bot.health import check
 from bot.knowledge import KnowledgeError
-from bot.leadership import Leadership
 from bot.services import Services
 from bot.webserver import MalformedUpdateError, WebhookServer
 
@@ -120,14 +119,10 @@ async def _serve(settings: Settings, mode: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with app:
-            await start(app, send_in_background=False)
-            assert services.sender is not None
-            leadership = Leadership(services.engine, services.sender)
-            services.leadership = leadership
+            await start(app)  # the outbox sender, under bot.leadership; the watcher; retention
             await app.start()
             try:
                 stop_receiving = await _receive_updates(app, settings, services, mode)
-                leadership.start()
                 log.info(
                     "Bot @%s is ready (%s); stop with Ctrl-C or SIGTERM",
                     app.bot.username,
@@ -143,8 +138,7 @@ async def _serve(settings: Settings, mode: str) -> int:
                 await stop_receiving()
             finally:
                 await app.stop()
-                await leadership.stop()
-                await stop_sending(app)
+                await stop_sending(app)  # claimed rows go back; the sender's lock is freed
     finally:
         await close_services(services)
     log.info("Stopped", extra={"event": "stopped"})

@@ -8,11 +8,15 @@ from telegram.ext import Application
 
 from handlers import (
     announcements,
+    broadcasts,
     buttons,
+    eligibility,
     errors,
     faq,
     feedback,
+    handoff,
     language,
+    privacy,
     sessions,
     staff_sessions,
     staff_tools,
@@ -30,9 +34,20 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     announcements.register(application)
     staff_sessions.register(application)
     staff_tools.register(application)
+    broadcasts.register(application)
+    handoff.register(application)  # before text: staff replies are not questions
+    eligibility.register(application)
+    privacy.register(application)
     text.register(
         application,
-        {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS, **feedback.TEXT_FLOWS},
+        {
+            **sessions.TEXT_FLOWS,
+            **staff_sessions.TEXT_FLOWS,
+            **feedback.TEXT_FLOWS,
+            **broadcasts.TEXT_FLOWS,
+            **handoff.TEXT_FLOWS,
+            **eligibility.TEXT_FLOWS,
+        },
     )
     faq.register(application)
     buttons.register(
@@ -45,6 +60,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **staff_sessions.BUTTONS,
             **feedback.BUTTONS,
             **announcements.BUTTONS,
+            **broadcasts.BUTTONS,
+            **handoff.BUTTONS,
+            **eligibility.BUTTONS,
+            **privacy.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

@@ -15,22 +15,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot import infosessions, outbox
+from bot import broadcasts, infosessions
+from bot.broadcasts import Audience
 from bot.db import create_engine, session_factory
 from bot.infosessions import NewSession
 from bot.memory_api import MemoryBotApi, UserSpec
 from bot.memory_http import MemoryHttpServer
 from bot.migrate import upgrade
 from bot.models import OutboxMessage, Registration
-from bot.outbox import OutboxItem
 from tests.processes import TOKEN, BotProcess, bot_environment, start_bot
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"), reason="several processes need PostgreSQL"
 )
+ANNOUNCEMENT = "Nouvelle cohorte en janvier : les inscriptions sont ouvertes."
 RATE = 10  # SEND_RATE of each process: slow enough to see who sends, and how fast
 
 
@@ -72,51 +73,60 @@ async def wait_for_one_leader(*bots: BotProcess) -> BotProcess:
     raise AssertionError(f"no single leader: {await roles(*bots)}")
 
 
-def people(api: MemoryBotApi, first: int, count: int) -> list[int]:
-    """People who wrote to the bot once (Telegram lets a bot write only to them)."""
+async def people(
+    api: MemoryBotApi, bots: Sequence[BotProcess], first: int, count: int
+) -> list[int]:
+    """People who wrote to the bot once, each message to the processes in turn (Telegram
+    lets a bot write only to people who wrote first; a broadcast goes to people it knows)."""
     chats = list(range(first, first + count))
-    for chat_id in chats:
-        api.user_message(UserSpec(chat_id, f"Personne {chat_id}"), "bonjour")
+    for index, chat_id in enumerate(chats):
+        update_ = api.user_message(UserSpec(chat_id, f"Personne {chat_id}"), "bonjour")
+        assert (await bots[index % len(bots)].post(update_)).status_code == 200
     return chats
 
 
-async def queue_broadcast(url: str, chats: Sequence[int], broadcast_id: int) -> None:
-    """One outbox row per recipient sharing a broadcast id, as a broadcast is stored."""
+async def queue_broadcast(url: str, text_: str) -> int:
+    """A broadcast to everyone, as staff send it (bot.broadcasts); returns its id."""
     engine = create_engine(url)
     try:
-        sessions = session_factory(engine)
-        now = datetime.now(UTC)
-        items = [OutboxItem(c, "broadcast", f"Annonce <b>{broadcast_id}</b>", now) for c in chats]
-        await outbox.enqueue(sessions, items, now)
-        async with sessions.begin() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.kind == "broadcast", OutboxMessage.broadcast_id.is_(None))
-                .values(broadcast_id=broadcast_id)
-            )
+        broadcast_id, _ = await broadcasts.create(
+            session_factory(engine),
+            created_by=900,
+            language="fr",
+            audience=Audience("all"),
+            text=text_,
+            wrapped={"fr": text_, "en": text_},
+            now=datetime.now(UTC),
+        )
+        return broadcast_id
     finally:
         await engine.dispose()
 
 
 async def rows(url: str) -> list[OutboxMessage]:
+    """The broadcast's outbox rows."""
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            found = await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))
+            found = await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.broadcast_id.is_not(None))
+                .order_by(OutboxMessage.id)
+            )
             return list(found.scalars())
     finally:
         await engine.dispose()
 
 
-def broadcast_received(api: MemoryBotApi, chats: Sequence[int], broadcast_id: int) -> list[int]:
+def broadcast_received(api: MemoryBotApi, chats: Sequence[int], text_: str) -> list[int]:
     """How many copies of the broadcast each recipient got."""
-    marker = f"Annonce {broadcast_id}"
-    return [sum(m.text == marker for m in api.bot_messages(chat)) for chat in chats]
+    return [sum(m.text == text_ for m in api.bot_messages(chat)) for chat in chats]
 
 
-def busiest_second(api: MemoryBotApi) -> int:
-    """The most messages Telegram received in any one-second window."""
-    times = sorted(t for chat in api.send_times.values() for t in chat)
+def busiest_second(api: MemoryBotApi, chats: Sequence[int]) -> int:
+    """The most broadcast messages Telegram received in any one-second window (each
+    recipient's last message is the broadcast; the replies before it are not counted)."""
+    times = sorted(api.send_times[chat][-1] for chat in chats)
     return max(
         (sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)),
         default=0,
@@ -187,23 +197,25 @@ async def test_a_broadcast_both_could_send_reaches_everyone_once_at_one_pace(
     pg_url: str, tmp_path: Path
 ) -> None:
     api = MemoryBotApi(token=TOKEN, global_rate=30, per_chat_rate=1)
-    chats = people(api, 1000, 40)
     async with MemoryHttpServer(api) as server:
         env = bot_environment(server, pg_url, SEND_RATE=str(RATE))
         a, b = await two_bots(env, tmp_path)
         try:
             leader = await wait_for_one_leader(a, b)
-            await queue_broadcast(pg_url, chats, broadcast_id=7)
-            await api.wait_for(lambda: all(broadcast_received(api, chats, 7)), within=60)
+            chats = await people(api, (a, b), 1000, 40)
+            await queue_broadcast(pg_url, ANNOUNCEMENT)
+            await api.wait_for(
+                lambda: all(broadcast_received(api, chats, ANNOUNCEMENT)), within=60
+            )
             await asyncio.sleep(1)  # time for a wrongly doubled message to arrive
         finally:
             await stop_all(a, b)
-    assert broadcast_received(api, chats, 7) == [1] * len(chats)
+    assert broadcast_received(api, chats, ANNOUNCEMENT) == [1] * len(chats)
     assert {row.status for row in await rows(pg_url)} == {"sent"}
     senders = {row.claimed_by for row in await rows(pg_url)}
     assert len(senders) == 1, f"only the leader sends; rows claimed by {senders}"
     # Two senders at SEND_RATE each would reach 2 x 10 a second: one pace for the bot.
-    assert busiest_second(api) <= RATE + 1
+    assert busiest_second(api, chats) <= RATE + 1
     assert leader in (a, b)
 
 
@@ -212,7 +224,6 @@ async def test_sigterm_during_a_broadcast_loses_nothing_and_doubles_nothing(
     pg_url: str, tmp_path: Path, finisher: str
 ) -> None:
     api = MemoryBotApi(token=TOKEN, global_rate=30, per_chat_rate=1)
-    chats = people(api, 2000, 60)
     async with MemoryHttpServer(api) as server:
         env = bot_environment(server, pg_url, SEND_RATE=str(RATE))
         if finisher == "the other process":
@@ -221,11 +232,14 @@ async def test_sigterm_during_a_broadcast_loses_nothing_and_doubles_nothing(
             bots = [await start_bot(env, tmp_path)]
         try:
             leader = await wait_for_one_leader(*bots)
-            await queue_broadcast(pg_url, chats, broadcast_id=9)
-            await api.wait_for(lambda: sum(broadcast_received(api, chats, 9)) >= 15, within=60)
+            chats = await people(api, bots, 2000, 60)
+            await queue_broadcast(pg_url, ANNOUNCEMENT)
+            await api.wait_for(
+                lambda: sum(broadcast_received(api, chats, ANNOUNCEMENT)) >= 15, within=60
+            )
             stopped_at = asyncio.get_running_loop().time()
             assert await leader.stop() == 0, leader.output
-            midway = sum(broadcast_received(api, chats, 9))
+            midway = sum(broadcast_received(api, chats, ANNOUNCEMENT))
             assert midway < len(chats), "stopped too late to test anything"
             if finisher == "the restarted process":
                 assert {r.status for r in await rows(pg_url)} == {"sent", "pending"}, (
@@ -234,15 +248,17 @@ async def test_sigterm_during_a_broadcast_loses_nothing_and_doubles_nothing(
                 bots.append(await start_bot(env, tmp_path))
             survivor = bots[-1] if bots[-1] is not leader else bots[0]
             assert survivor is not leader
-            await api.wait_for(lambda: all(broadcast_received(api, chats, 9)), within=60)
+            await api.wait_for(
+                lambda: all(broadcast_received(api, chats, ANNOUNCEMENT)), within=60
+            )
             # Well before the 60 s lease: nothing waited for a dead claim to expire.
             assert asyncio.get_running_loop().time() - stopped_at < 30
             await asyncio.sleep(1)
         finally:
             await stop_all(*bots)
-    assert broadcast_received(api, chats, 9) == [1] * len(chats)
-    assert {row.status for row in await rows(pg_url)} == {"sent"}
-    assert busiest_second(api) <= RATE + 1
+    assert broadcast_received(api, chats, ANNOUNCEMENT) == [1] * len(chats)
+    assert {r.status for r in await rows(pg_url)} == {"sent"}
+    assert busiest_second(api, chats) <= RATE + 1
     stop_events = [e.get("event") for e in leader.events()]
     assert "stopped" in stop_events
 
