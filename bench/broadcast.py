@@ -215,14 +215,21 @@ def main() -> None:
     parser.add_argument("--database-url", default=None,
                         help="default: a temporary SQLite file; a PostgreSQL database is "
                         "dropped and re-created, so its name must contain 'bench'")  # fmt: skip
+    parser.add_argument("--blocked", type=float, action="append",
+                        help="share of recipients who blocked the bot; repeat for several "
+                        "runs (default: 0 and 0.05)")  # fmt: skip
     args = parser.parse_args()
     options = "".join(
         f" --{name.replace('_', '-')} {value}"
-        for name, value in (("count", args.count), ("database_url", args.database_url))
+        for name, value in (
+            ("count", args.count),
+            ("database_url", args.database_url),
+            *(("blocked", share) for share in args.blocked or []),
+        )
         if value is not None and not (name == "count" and value == 10_000)
     )
     print_header("broadcast", ".venv/bin/python -m bench.broadcast" + options)
-    asyncio.run(main_async(args.database_url, args.count, [0.0, 0.05]))
+    asyncio.run(main_async(args.database_url, args.count, args.blocked or [0.0, 0.05]))
 
 
 if __name__ == "__main__":

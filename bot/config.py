@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Messages per second this process sends in all, replies and outbox together (Telegram
     # allows about 30). OUTBOX_RATE is its former name, still read.
     send_rate: float = Field(
-        default=29.0, gt=0, le=30, validation_alias=AliasChoices("SEND_RATE", "OUTBOX_RATE")
+        default=29.5, gt=0, le=30, validation_alias=AliasChoices("SEND_RATE", "OUTBOX_RATE")
     )
     # Retention (bot.retention): logged question text is deleted after this many days, and
     # registrations are anonymised this many days after their session.

@@ -1,6 +1,6 @@
 """One sending process at a time among several sharing a PostgreSQL database.
 
-Why: each process paces its outbox sender at OUTBOX_RATE (29/s); two processes would
+Why: each process paces its outbox sender at SEND_RATE (29.5/s); two processes would
 together send 58/s and Telegram would answer 429s. Row claims (`FOR UPDATE SKIP LOCKED`)
 already keep each message to one sender, so what needs electing is only who sends.
 

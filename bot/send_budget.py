@@ -31,7 +31,9 @@ class SendBudget:
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_last: dict[int, float] = {}
-        self._recent: deque[float] = deque(maxlen=max(1, int(rate)))  # last second's slots
+        # The slots of the last second: at most floor(rate) + 1 (30 at 29.5/s, Telegram's
+        # limit) may fall within any one second, however late the event loop hands them out.
+        self._recent: deque[float] = deque(maxlen=int(rate) + 1)
 
     @property
     def paused_until(self) -> float:
@@ -48,7 +50,7 @@ class SendBudget:
     async def take(self) -> None:
         """Wait for the next free slot. A pause that starts while waiting is honoured, and
         so is the window: slots handed out late (the event loop was busy) must not bunch
-        up into more than `rate` messages within one second."""
+        up into more messages within one second than Telegram allows."""
         while True:
             now = time.monotonic()
             at = max(now, self._next_slot, self._paused_until)

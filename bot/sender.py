@@ -104,7 +104,7 @@ class OutboxSender:
         self._transport = transport
         self._clock = clock
         self._mark_blocked = mark_blocked
-        self.budget = budget or SendBudget(29.0)
+        self.budget = budget or SendBudget(29.5)
         self.per_chat_interval = per_chat_interval
         self.lease = lease
         self.max_attempts = max_attempts
