@@ -14,16 +14,19 @@ one sentence that asks.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.kb_schema import LANGUAGES, Entry
-from bot.text import STOP_WORDS, fold, sentences, stem
+from bot.lexicon import zipf
+from bot.text import STOP_WORDS, fold, sentences, split_elision, stem
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
@@ -31,6 +34,18 @@ PRUNE_FRACTION = 0.8  # candidates that cannot reach this share of the threshold
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
 UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
+# An unknown word weighs by how common it is in everyday French or English (Zipf scale):
+# from the full unknown weight at RARE_ZIPF and below (other subjects, names, non-words) down
+# to COMMON_WEIGHT_SHARE of it at COMMON_ZIPF and above (`suis`, `someone`).
+RARE_ZIPF = 4.5
+COMMON_ZIPF = 7
+COMMON_WEIGHT_SHARE = 0.2
+# Words that say a question is about something else (another school or programme, a job,
+# a donation receipt, the weather…) are read as this word, from knowledge/synonyms.yaml;
+# it weighs OFF_TOPIC_FACTOR times an unknown word, on every sentence of the message.
+OFF_TOPIC = "hors_sujet"
+OFF_TOPIC_FACTOR = 2.0
+PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,12 @@ class _Phrasing:
     entry_id: str
     tokens: frozenset[str]
     weight: float
+
+
+def _same_root(word: str, other: str) -> bool:
+    """Whether two words differ only in their last two letters (an ending, not a typo)."""
+    shorter = min(len(word), len(other))
+    return shorter >= 4 and word[: shorter - 2] == other[: shorter - 2]
 
 
 class Matcher:
@@ -80,12 +101,13 @@ class Matcher:
                     token_sets.append((entry_id, tokens))
         self._idf = self._compute_idf(token_sets, len(entries))
         self._oov_weight = max(self._idf.values(), default=1.0) * unknown_word_factor
+        self._unknown_weight = lru_cache(maxsize=8192)(self._unknown_weight_uncached)
         smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
         self._entry_postings: dict[str, set[str]] = defaultdict(set)
         self._entry_tokens: dict[str, set[str]] = defaultdict(set)
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for entry_id, tokens in token_sets:
             for token in tokens:
                 self._entry_postings[token].add(entry_id)
@@ -93,7 +115,15 @@ class Matcher:
             index = len(self._phrasings)
             self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
             for token in tokens:
-                self._postings[token].append(index)
+                postings[token].append(index)
+        # Each word's phrasings, lightest first, with their weights: a common word only
+        # admits phrasings light enough to still reach the threshold through it.
+        self._postings: dict[str, list[int]] = {}
+        self._posting_weights: dict[str, list[float]] = {}
+        for token, indexes in postings.items():
+            indexes.sort(key=lambda i: self._phrasings[i].weight)
+            self._postings[token] = indexes
+            self._posting_weights[token] = [self._phrasings[i].weight for i in indexes]
         self._vocabulary = sorted(set(self._postings) | set(self._single) | STOP_WORDS)
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._vocabulary:
@@ -118,7 +148,10 @@ class Matcher:
 
     def _analyse(self, text: str, *, correct: bool) -> list[str]:
         """Folded, stemmed, typo-corrected, synonym-mapped words without stop words."""
-        stems = [stem(w) for w in fold(text[:MAX_QUERY_CHARS]).split()]
+        words = fold(text[:MAX_QUERY_CHARS]).split()
+        if correct:
+            words = [part for word in words for part in self._split(word)]
+        stems = [stem(w) for w in words]
         if correct:
             stems = [self._correct(s) for s in stems]
         tokens: list[str] = []
@@ -133,17 +166,28 @@ class Matcher:
                     break
             else:
                 word = stems[i]
-                if word not in STOP_WORDS:
+                if word not in STOP_WORDS and (len(word) > 1 or word.isdigit()):
                     tokens.append(self._single.get(word, word))
                 i += 1
         return tokens
 
-    def _correct_uncached(self, word: str) -> str:
-        """The closest known word for an unknown one: 1 edit from 5 letters, 2 from 8.
+    def _split(self, word: str) -> tuple[str, ...]:
+        """`sadresse` → `s adresse`: an elision typed without its apostrophe."""
+        if word in self._known or zipf(word) or stem(word) in self._known:
+            return (word,)
+        return split_elision(word, lambda rest: stem(rest) in self._known or zipf(rest) >= 3)
 
-        A swap of two letters counts as one edit (`grnat` → `grant`).
+    def _correct_uncached(self, word: str) -> str:
+        """The closest known word for an unknown one: 1 edit from 4 letters, 2 from 8.
+
+        A swap of two letters counts as one edit (`grnat` → `grant`). A real word that is
+        common enough (`commerce`, `université`) is left alone: it is not a typo, and as an
+        unknown word it tells the matcher the question is about something else. A 4-letter
+        non-word is corrected only when one known word alone is one edit away (`trak`).
         """
-        if word in self._known or len(word) < 5 or word.isdigit():
+        if word in self._known or len(word) < 4 or word.isdigit():
+            return word
+        if len(word) == 4 and zipf(word):
             return word
         limit = 2 if len(word) >= 8 else 1
         # Only words within `limit` letters of the same length can be `limit` edits away.
@@ -152,8 +196,22 @@ class Matcher:
             for size in range(len(word) - limit, len(word) + limit + 1)
             for known in self._by_length.get(size, ())
         ]
+        if zipf(word) >= PROTECTED_ZIPF:
+            # A real word may only meet another form of itself (`attended` → `attend`).
+            candidates = [known for known in candidates if _same_root(word, known)]
+        if len(word) == 4:
+            close = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=1, limit=2)
+            return str(close[0][0]) if len(close) == 1 else word
         found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return str(found[0]) if found else word
+
+    def _unknown_weight_uncached(self, word: str) -> float:
+        """A word the base has never seen: heavy when rare (another subject), light when
+        everyday (`suis`, `someone`), see RARE_ZIPF and COMMON_ZIPF."""
+        if word == OFF_TOPIC:
+            return self._oov_weight * OFF_TOPIC_FACTOR
+        share = (COMMON_ZIPF - zipf(word)) / (COMMON_ZIPF - RARE_ZIPF)
+        return self._oov_weight * min(1.0, max(COMMON_WEIGHT_SHARE, share))
 
     @staticmethod
     def _compute_idf(
@@ -167,7 +225,11 @@ class Matcher:
         return {t: math.log(1 + total / len(ids)) for t, ids in entries_with.items()}
 
     def _weight(self, tokens: Iterable[str]) -> float:
-        return sum(self._idf.get(t, self._oov_weight) for t in tokens)
+        return sum(self._word_weight(t) for t in tokens)
+
+    def _word_weight(self, token: str) -> float:
+        idf = self._idf.get(token)
+        return idf if idf is not None else self._unknown_weight(token)
 
     def tokens(self, text: str) -> list[str]:
         """What the matcher sees of a text (for `kb check` and for debugging)."""
@@ -183,10 +245,15 @@ class Matcher:
         """
         text = text[:MAX_QUERY_CHARS]
         whole = set(self._analyse(text, correct=True))
+        if all(token.isdigit() for token in whole):
+            return []  # "2+2", "514": numbers alone say nothing about a topic
         best = self._score(whole, with_smalltalk=True)
         pieces = sentences(text)
+        # A sign of another subject anywhere in the message weighs on every sentence.
+        context = {OFF_TOPIC} & whole
         for piece in pieces if len(pieces) > 1 else []:
-            for entry_id, score in self._score(set(self._analyse(piece, correct=True))).items():
+            tokens = set(self._analyse(piece, correct=True)) | context
+            for entry_id, score in self._score(tokens).items():
                 if score > best.get(entry_id, 0.0):
                     best[entry_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
@@ -208,10 +275,11 @@ class Matcher:
         """
         if not tokens:
             return {}
-        weights = {t: self._idf.get(t, self._oov_weight) for t in tokens}
+        weights = {t: self._word_weight(t) for t in tokens}
         query_weight = sum(weights.values())
         floor = self.threshold * PRUNE_FRACTION
         phrasing_needs = query_weight * floor ** (1 / self._alpha)
+        alpha = self._alpha
         entry_needs = query_weight * floor / self._beta if self._beta else math.inf
         shared: dict[int, float] = defaultdict(float)
         entry_shared: dict[str, float] = defaultdict(float)
@@ -219,8 +287,27 @@ class Matcher:
         for token in sorted(tokens, key=lambda t: -weights[t]):
             weight = weights[token]
             if remaining >= phrasing_needs:
-                for index in self._postings.get(token, ()):
+                # A phrasing first met here shares at most `remaining`; heavier than
+                # `heaviest`, it cannot reach `floor` (score ≤ (R/Q)^α · (R/P)^(1-α)).
+                postings = self._postings.get(token, ())
+                heaviest = (
+                    remaining * ((remaining / query_weight) ** alpha / floor) ** (1 / (1 - alpha))
+                    if alpha < 1
+                    else math.inf
+                )
+                count = bisect_right(self._posting_weights.get(token, ()), heaviest)
+                for index in islice(postings, count):
                     shared[index] += weight
+                # Heavier phrasings still complete if an earlier word admitted them.
+                if len(postings) - count > len(shared):
+                    for index in shared:
+                        phrasing = self._phrasings[index]
+                        if phrasing.weight > heaviest and token in phrasing.tokens:
+                            shared[index] += weight
+                else:
+                    for index in islice(postings, count, None):
+                        if index in shared:
+                            shared[index] += weight
             else:
                 for index in shared:
                     if token in self._phrasings[index].tokens:

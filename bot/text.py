@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 APOSTROPHES = "'’‘`´ʼ"
@@ -134,6 +135,19 @@ def stem(word: str) -> str:
     if word.endswith("ee") and len(word) > 5:  # inscrite(s) / inscrites, donnee(s)
         word = word[:-1]
     return word
+
+
+_ELIDED = ("qu", "c", "d", "j", "l", "m", "n", "s", "t")
+
+
+def split_elision(word: str, is_word: Callable[[str], bool]) -> tuple[str, ...]:
+    """`sadresse` → (`s`, `adresse`), `quon` → (`qu`, `on`): French elisions typed without
+    the apostrophe, split only when what follows is a word (`is_word`)."""
+    for head in _ELIDED:
+        rest = word[len(head) :]
+        if word.startswith(head) and len(rest) >= 2 and is_word(rest):
+            return (head, rest)
+    return (word,)
 
 
 def sentences(text: str) -> list[str]:
