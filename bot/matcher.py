@@ -26,7 +26,7 @@ from rapidfuzz.distance import OSA
 
 from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf
-from bot.text import STOP_WORDS, fold, sentences, split_elision, stem
+from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
@@ -45,6 +45,7 @@ COMMON_WEIGHT_SHARE = 0.2
 # it weighs OFF_TOPIC_FACTOR times an unknown word, on every sentence of the message.
 OFF_TOPIC = "hors_sujet"
 OFF_TOPIC_FACTOR = 2.0
+TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide score
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 
 
@@ -124,7 +125,10 @@ class Matcher:
             indexes.sort(key=lambda i: self._phrasings[i].weight)
             self._postings[token] = indexes
             self._posting_weights[token] = [self._phrasings[i].weight for i in indexes]
-        self._vocabulary = sorted(set(self._postings) | set(self._single) | STOP_WORDS)
+        phrase_words = {word for phrase in self._multi for word in phrase if len(word) > 3}
+        self._vocabulary = sorted(
+            set(self._postings) | set(self._single) | STOP_WORDS | phrase_words
+        )
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._vocabulary:
             self._by_length[len(word)].append(word)
@@ -148,7 +152,7 @@ class Matcher:
 
     def _analyse(self, text: str, *, correct: bool) -> list[str]:
         """Folded, stemmed, typo-corrected, synonym-mapped words without stop words."""
-        words = fold(text[:MAX_QUERY_CHARS]).split()
+        words = read_intents(fold(text[:MAX_QUERY_CHARS])).split()
         if correct:
             words = [part for word in words for part in self._split(word)]
         stems = [stem(w) for w in words]
@@ -331,9 +335,11 @@ class Matcher:
                 scores[phrasing.entry_id] = score
         for entry_id, overlap in entry_shared.items():
             if self._kinds[entry_id] in kinds:
+                # On a tie, the entry with the closer single phrasing goes first.
                 whole_entry = self._beta * overlap / query_weight
-                if whole_entry > scores.get(entry_id, 0.0):
-                    scores[entry_id] = whole_entry
+                best_phrasing = scores.get(entry_id, 0.0)
+                if whole_entry > best_phrasing:
+                    scores[entry_id] = whole_entry + TIE_BREAK * best_phrasing
         return scores
 
     def match(self, text: str) -> Match:

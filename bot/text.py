@@ -43,7 +43,9 @@ STOP_WORDS = frozenset(
     not of on or our please pls so some tell than that the their them then there these they
     thing things this those to too u up us was we were what whats which will with would
     ya yes you your yours want wanted wondering wonder need needs get got im i'm id ill
-    youre
+    youre bout quick q exactly exactement concretement actually basically
+    suis sommes etes fais faisons hasn isn doesn didn wasn aren weren won wouldn couldn
+    shouldn haven don
     """.split()  # noqa: SIM905 - one long list reads best as words
 )
 
@@ -138,6 +140,20 @@ def stem(word: str) -> str:
 
 
 _ELIDED = ("qu", "c", "d", "j", "l", "m", "n", "s", "t")
+
+
+# Question shapes that say what is asked when the words alone do not. Each adds words
+# (read through the synonyms) to the folded text.
+_INTENTS = (
+    # "who is this program for?", "who's it for": the audience, not who runs it.
+    (re.compile(r"\bwho\b(?: \w+){0,5} for$"), "for whom"),
+)
+
+
+def read_intents(folded: str) -> str:
+    """The folded text plus the words its question shape stands for (see _INTENTS)."""
+    extra = [words for pattern, words in _INTENTS if pattern.search(folded)]
+    return " ".join([folded, *extra])
 
 
 def split_elision(word: str, is_word: Callable[[str], bool]) -> tuple[str, ...]:
