@@ -14,13 +14,12 @@ one sentence that asks.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import islice
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -30,7 +29,6 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
-PRUNE_FRACTION = 0.8  # candidates that cannot reach this share of the threshold are skipped
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
 UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
@@ -91,6 +89,11 @@ class Matcher:
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
         self._load_synonyms(synonyms)
+        sizes: dict[str, set[int]] = defaultdict(set)
+        for phrase in self._multi:
+            sizes[phrase[0]].add(len(phrase))
+        # Multi-word synonyms by first word, longest first: few lookups per word.
+        self._phrase_sizes = {word: sorted(n, reverse=True) for word, n in sizes.items()}
         self._phrasings: list[_Phrasing] = []
         token_sets: list[tuple[str, frozenset[str]]] = []
         for entry_id, entry in entries.items():
@@ -106,25 +109,29 @@ class Matcher:
         smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
-        self._entry_postings: dict[str, set[str]] = defaultdict(set)
-        self._entry_tokens: dict[str, set[str]] = defaultdict(set)
+        self._entry_ids = list(entries)
+        entry_number = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
+        self._entry_is_smalltalk = np.array(
+            [self._kinds[e] == "smalltalk" for e in self._entry_ids], dtype=bool
+        )
         postings: dict[str, list[int]] = defaultdict(list)
+        entry_postings: dict[str, set[int]] = defaultdict(set)
         for entry_id, tokens in token_sets:
-            for token in tokens:
-                self._entry_postings[token].add(entry_id)
-                self._entry_tokens[entry_id].add(token)
             index = len(self._phrasings)
             self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
             for token in tokens:
                 postings[token].append(index)
-        # Each word's phrasings, lightest first, with their weights: a common word only
-        # admits phrasings light enough to still reach the threshold through it.
-        self._postings: dict[str, list[int]] = {}
-        self._posting_weights: dict[str, list[float]] = {}
-        for token, indexes in postings.items():
-            indexes.sort(key=lambda i: self._phrasings[i].weight)
-            self._postings[token] = indexes
-            self._posting_weights[token] = [self._phrasings[i].weight for i in indexes]
+                entry_postings[token].add(entry_number[entry_id])
+        # Inverted index as arrays: a question's cost is the length of its words' posting
+        # lists, added up by numpy rather than by a Python loop.
+        self._postings = {t: np.array(ids, dtype=np.int32) for t, ids in postings.items()}
+        self._entry_postings = {
+            t: np.array(sorted(ids), dtype=np.int32) for t, ids in entry_postings.items()
+        }
+        self._phrasing_entry = np.array(
+            [entry_number[p.entry_id] for p in self._phrasings], dtype=np.int32
+        )
+        self._phrasing_weight = np.array([p.weight for p in self._phrasings], dtype=np.float64)
         phrase_words = {word for phrase in self._multi for word in phrase if len(word) > 3}
         self._vocabulary = sorted(
             set(self._postings) | set(self._single) | STOP_WORDS | phrase_words
@@ -160,9 +167,8 @@ class Matcher:
             stems = [self._correct(s) for s in stems]
         tokens: list[str] = []
         i = 0
-        longest = max((len(k) for k in self._multi), default=0)
         while i < len(stems):
-            for size in range(min(longest, len(stems) - i), 1, -1):
+            for size in self._phrase_sizes.get(stems[i], ()):
                 canonical = self._multi.get(tuple(stems[i : i + size]))
                 if canonical is not None:
                     tokens.append(canonical)
@@ -242,7 +248,17 @@ class Matcher:
     # ----------------------------------------------------------------- scoring
 
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """Every entry that shares a word with the question, best first.
+        """Every entry that shares a word with the question, best first."""
+        scores = self._entry_scores(text)
+        order = np.flatnonzero(scores)
+        return self._ranked(scores, order)
+
+    def _ranked(self, scores: np.ndarray, indexes: np.ndarray) -> list[tuple[str, float]]:
+        pairs = [(self._entry_ids[i], float(scores[i])) for i in indexes]
+        return sorted(pairs, key=lambda item: (-item[1], item[0]))
+
+    def _entry_scores(self, text: str) -> np.ndarray:
+        """Every entry's score for the question (an array in entry order).
 
         Topics are scored on the whole message and on each of its sentences; small talk
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
@@ -250,101 +266,64 @@ class Matcher:
         text = text[:MAX_QUERY_CHARS]
         whole = set(self._analyse(text, correct=True))
         if all(token.isdigit() for token in whole):
-            return []  # "2+2", "514": numbers alone say nothing about a topic
+            return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
         best = self._score(whole, with_smalltalk=True)
         pieces = sentences(text)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
         for piece in pieces if len(pieces) > 1 else []:
             tokens = set(self._analyse(piece, correct=True)) | context
-            for entry_id, score in self._score(tokens).items():
-                if score > best.get(entry_id, 0.0):
-                    best[entry_id] = score
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+            np.maximum(best, self._score(tokens), out=best)
+        return best
 
-    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> dict[str, float]:
-        scores = self._score_topics(query - self._smalltalk_only, {"faq"})
+    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> np.ndarray:
+        """Score of every entry (an array in entry order); small talk only if asked."""
+        scores = self._score_words(query - self._smalltalk_only)
+        scores[self._entry_is_smalltalk] = 0.0
         if with_smalltalk:
-            scores.update(self._score_topics(query, {"smalltalk"}))
+            chatter = self._score_words(query)
+            scores[self._entry_is_smalltalk] = chatter[self._entry_is_smalltalk]
         return scores
 
-    def _score_topics(self, tokens: set[str], kinds: set[str]) -> dict[str, float]:
+    def _score_words(self, tokens: set[str]) -> np.ndarray:
         """Best phrasing per entry, or the entry's words as a whole, whichever is higher.
 
-        Words are taken rarest first. Once the weight still to come cannot lift a phrasing
-        (or an entry) that has none of the words seen so far to `PRUNE_FRACTION` of the
-        threshold, no new candidate is admitted: common words only complete the scores of
-        candidates already found. The decision stays exact, and a question full of common
-        words no longer walks half of a large base.
+        A phrasing scores the geometric mean (weighted by `alpha`) of the share of the
+        question it explains and the share of itself the question contains; an entry as a
+        whole scores `beta` times the share of the question found anywhere in it.
         """
-        if not tokens:
-            return {}
+        scores = np.zeros(len(self._entry_ids))
         weights = {t: self._word_weight(t) for t in tokens}
         query_weight = sum(weights.values())
-        floor = self.threshold * PRUNE_FRACTION
-        phrasing_needs = query_weight * floor ** (1 / self._alpha)
+        found = [t for t in tokens if t in self._postings]
+        if not found or query_weight <= 0:
+            return scores
+        phrasings = np.concatenate([self._postings[t] for t in found])
+        phrasing_weights = np.repeat(
+            [weights[t] for t in found], [len(self._postings[t]) for t in found]
+        )
+        shared = np.bincount(phrasings, phrasing_weights, minlength=len(self._phrasings))
+        candidates = np.flatnonzero(shared)
+        overlap = shared[candidates]
         alpha = self._alpha
-        entry_needs = query_weight * floor / self._beta if self._beta else math.inf
-        shared: dict[int, float] = defaultdict(float)
-        entry_shared: dict[str, float] = defaultdict(float)
-        remaining = query_weight
-        for token in sorted(tokens, key=lambda t: -weights[t]):
-            weight = weights[token]
-            if remaining >= phrasing_needs:
-                # A phrasing first met here shares at most `remaining`; heavier than
-                # `heaviest`, it cannot reach `floor` (score ≤ (R/Q)^α · (R/P)^(1-α)).
-                postings = self._postings.get(token, ())
-                heaviest = (
-                    remaining * ((remaining / query_weight) ** alpha / floor) ** (1 / (1 - alpha))
-                    if alpha < 1
-                    else math.inf
-                )
-                count = bisect_right(self._posting_weights.get(token, ()), heaviest)
-                for index in islice(postings, count):
-                    shared[index] += weight
-                # Heavier phrasings still complete if an earlier word admitted them.
-                if len(postings) - count > len(shared):
-                    for index in shared:
-                        phrasing = self._phrasings[index]
-                        if phrasing.weight > heaviest and token in phrasing.tokens:
-                            shared[index] += weight
-                else:
-                    for index in islice(postings, count, None):
-                        if index in shared:
-                            shared[index] += weight
-            else:
-                for index in shared:
-                    if token in self._phrasings[index].tokens:
-                        shared[index] += weight
-            if remaining >= entry_needs:
-                for entry_id in self._entry_postings.get(token, ()):
-                    entry_shared[entry_id] += weight
-            else:
-                for entry_id in entry_shared:
-                    if token in self._entry_tokens[entry_id]:
-                        entry_shared[entry_id] += weight
-            remaining -= weight
-        scores: dict[str, float] = {}
-        for index, overlap in shared.items():
-            phrasing = self._phrasings[index]
-            if self._kinds[phrasing.entry_id] not in kinds:
-                continue
-            question_part = (overlap / query_weight) ** self._alpha
-            score = question_part * (overlap / phrasing.weight) ** (1 - self._alpha)
-            if score > scores.get(phrasing.entry_id, 0.0):
-                scores[phrasing.entry_id] = score
-        for entry_id, overlap in entry_shared.items():
-            if self._kinds[entry_id] in kinds:
-                # On a tie, the entry with the closer single phrasing goes first.
-                whole_entry = self._beta * overlap / query_weight
-                best_phrasing = scores.get(entry_id, 0.0)
-                if whole_entry > best_phrasing:
-                    scores[entry_id] = whole_entry + TIE_BREAK * best_phrasing
-        return scores
+        phrasing_scores = (overlap / query_weight) ** alpha * (
+            overlap / self._phrasing_weight[candidates]
+        ) ** (1 - alpha)
+        np.maximum.at(scores, self._phrasing_entry[candidates], phrasing_scores)
+        entries = np.concatenate([self._entry_postings[t] for t in found])
+        entry_weights = np.repeat(
+            [weights[t] for t in found], [len(self._entry_postings[t]) for t in found]
+        )
+        whole = self._beta * np.bincount(entries, entry_weights, minlength=len(scores))
+        whole /= query_weight
+        # On a tie, the entry with the closer single phrasing goes first.
+        return np.where(whole > scores, whole + TIE_BREAK * scores, scores)
 
     def match(self, text: str) -> Match:
         """The verdict: an entry to answer with, or not sure with the closest suggestions."""
-        ranked = self.rank(text)
+        scores = self._entry_scores(text)
+        top = np.argpartition(-scores, 3)[:3] if len(scores) > 3 else np.arange(len(scores))
+        ranked = self._ranked(scores, top[scores[top] > 0])
         if not ranked:
             return Match(None, 0.0, False, ())
         best_id, best_score = ranked[0]
