@@ -30,7 +30,7 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
-UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
+UNKNOWN_WORD_FACTOR = 2.0  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
 # An unknown word weighs by how common it is in everyday French or English (Zipf scale):
 # from the full unknown weight at RARE_ZIPF and below (other subjects, names, non-words) down

@@ -150,8 +150,19 @@ _INTENTS = (
 )
 
 
+# Set phrases whose words would mislead: "quand même" (anyway) is not "when".
+_FILLERS = re.compile(
+    r"\b(?:ca mange quoi en hiver|quand meme|quand on veut|en tout cas|par exemple|au juste"
+    r"|tant qu a moi|anyway|by the way|btw|just wondering|i was wondering|if possible"
+    r"|si possible)\b"
+)
+_IDIOMS = {"ca mange quoi en hiver": "c est quoi"}
+
+
 def read_intents(folded: str) -> str:
-    """The folded text plus the words its question shape stands for (see _INTENTS)."""
+    """The folded text without its misleading set phrases (see _FILLERS), plus the words
+    its question shape stands for (see _INTENTS)."""
+    folded = _FILLERS.sub(lambda found: _IDIOMS.get(found.group(0), " "), folded)
     extra = [words for pattern, words in _INTENTS if pattern.search(folded)]
     return " ".join([folded, *extra])
 
