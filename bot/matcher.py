@@ -1,13 +1,16 @@
 """Which knowledge entry a question is about, and how sure we are.
 
 Each question is reduced to weighted word stems (see bot.text) and compared with every
-phrasing of every entry through an inverted index, so the cost grows with the words a
-question shares with the base, not with the size of the base. The score of a phrasing is
-the geometric mean of two coverages weighted by word rarity (IDF): how much of the
-question the phrasing explains, and how much of the phrasing the question contains.
-Words the base has never seen count against the question, which is what lets the bot
-decline "bourse d'études universitaires" while it answers "bourse?". Long messages are
-also scored sentence by sentence, so context about an organisation does not drown the
+phrasing of every entry through an inverted index held as numpy arrays, so the cost grows
+with the words a question shares with the base, not with the size of the base. The score of
+a phrasing is the geometric mean of two coverages weighted by word rarity (IDF): how much of
+the question the phrasing explains, and how much of the phrasing the question contains.
+Words the base has never seen count against the question, by how rare they are in everyday
+French and English (bot.lexicon): `université` or a non-word weighs a lot, `someone` little.
+That is what lets the bot decline "bourse d'études universitaires" while it answers
+"bourse?". Words that name another subject (another school, a job, a tax receipt, the
+weather: the `hors_sujet` group of knowledge/synonyms.yaml) weigh more still. Long messages
+are also scored sentence by sentence, so context about an organisation does not drown the
 one sentence that asks.
 """
 
@@ -42,7 +45,7 @@ COMMON_WEIGHT_SHARE = 0.2
 # a donation receipt, the weather…) are read as this word, from knowledge/synonyms.yaml;
 # it weighs OFF_TOPIC_FACTOR times an unknown word, on every sentence of the message.
 OFF_TOPIC = "hors_sujet"
-OFF_TOPIC_FACTOR = 2.0
+OFF_TOPIC_FACTOR = 3.0
 TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide score
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 
