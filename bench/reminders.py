@@ -1,5 +1,5 @@
 """Reminder drain: 5 000 reminders due at once, sent by the real OutboxSender through the
-real TelegramTransport and python-telegram-bot (AIORateLimiter, as production builds it) to
+real TelegramTransport and python-telegram-bot (BudgetRateLimiter, as production builds it) to
 an in-memory Bot API that enforces Telegram's flood limits: 30 messages/s overall, 1/s per
 chat, and a 429 with retry_after beyond them.
 
@@ -102,7 +102,7 @@ class ErrorLog(logging.Handler):
 @dataclass
 class Replies:
     """Answers to people's questions sent while the reminders drain, through the
-    Application's bot (AIORateLimiter, max_retries=2) as the handlers send them. Why: both
+    Application's bot (BudgetRateLimiter, max_retries=2) as the handlers send them. Why: both
     draw on the bot's one 30/s budget at Telegram, and the sender paces only its own sends."""
 
     rate: float  # replies per second; 0 = none (the default scenario)
@@ -189,11 +189,9 @@ async def run(url: str, count: int, rate: float, reply_rate: float) -> Result:
     for chat in chats + (replies.chats if reply_rate else []):
         # Telegram answers "chat not found" to a person who never wrote to the bot.
         api.user_message(UserSpec(chat, f"P{chat}"), "bonjour")
-    settings = Settings(
-        _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL=url, OUTBOX_RATE=rate
-    )
+    settings = Settings(_env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, DATABASE_URL=url, SEND_RATE=rate)
     services = await create_services(settings, SystemClock())
-    # Production's bot: every handler, AIORateLimiter; the sender is built by start().
+    # Production's bot: every handler, BudgetRateLimiter; the sender is built by start().
     app = build_application(services, request=api.request(), get_updates_request=api.request())
     probe = Probe()
     undo = [
@@ -323,6 +321,7 @@ def reply_rows(result: Result) -> list[list[str]]:
         return []
     done = len(replies.latencies)
     failed = sum(replies.failures.values())
+    reminders = sum(len(times) for times in result.accepted.values())
     lat = replies.latencies
     return [
         [f"replies to questions at {replies.rate:g}/s during the drain",
@@ -331,8 +330,11 @@ def reply_rows(result: Result) -> list[list[str]]:
          f"{percentile(lat, 0.5):.2f} / {percentile(lat, 0.99):.2f} / {lat[-1]:.2f} s"
          if lat else "-", ""],
         ["  429s: reply sends refused by the API", str(result.refused["replies"]), ""],
-        ["  replies failed (after AIORateLimiter's retries)",
+        ["  replies failed (after the rate limiter's retries)",
          ", ".join(f"{n} {k}" for k, n in replies.failures.items()) or "0", ""],
+        ["all accepted sends (reminders + replies) / wall time, fraction of 30/s",
+         f"{(reminders + done - failed) / result.seconds / LIMIT:.3f}",
+         "the process's one budget"],
     ]  # fmt: skip
 
 
@@ -355,7 +357,7 @@ def diagnose(result: Result, firsts: list[float]) -> None:
     tail = result.started + result.seconds - (everything[-1] if everything else 0.0)
     ms = 1000.0
     rows = [
-        ["sender rate setting (OUTBOX_RATE)", f"{result.rate:g} msg/s"],
+        ["send rate setting (SEND_RATE)", f"{result.rate:g} msg/s"],
         ["pacing ceiling = rate / 30", f"{result.rate / LIMIT:.3f}"],
         ["batch size (claim limit)", str(size)],
         ["claims (incl. the final empty one)", str(len(claims))],
@@ -400,7 +402,8 @@ async def main_async(url: str | None, count: int, rate: float, reply_rate: float
         "transaction, all due at the same instant a moment later; at that instant "
         "OutboxSender.drain() as built by "
         "bot.app.start() on production's Application (build_application: ExtBot with "
-        f"AIORateLimiter); the sender's transport: {result.transport}; SystemClock. "
+        "BudgetRateLimiter on the process's SendBudget); "
+        f"the sender's transport: {result.transport}; SystemClock. "
         "MemoryBotApi(global_rate=30, per_chat_rate=1) answers 429 beyond either limit; its "
         "acceptance times are the 'accepted' moments. Wall time = drain() start to return "
         "(it returns after one empty claim). Claim and mark_sent times are taken by wrapping "
@@ -416,7 +419,7 @@ def main() -> None:
         "--rate",
         type=float,
         default=None,
-        help="OUTBOX_RATE for the sender (default: the setting's default)",
+        help="SEND_RATE of the process (default: the setting's default)",
     )
     parser.add_argument("--database-url", default=None,
                         help="default: a temporary SQLite file; a PostgreSQL database is "
@@ -425,7 +428,7 @@ def main() -> None:
                         help="also answer people at this rate during the drain, through the "
                         "Application's bot (default 0: reminders alone)")  # fmt: skip
     args = parser.parse_args()
-    rate = args.rate if args.rate is not None else Settings.model_fields["outbox_rate"].default
+    rate = args.rate if args.rate is not None else Settings.model_fields["send_rate"].default
     options = "".join(
         f" --{name.replace('_', '-')} {value}"
         for name, value in (("count", args.count), ("rate", args.rate),

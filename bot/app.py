@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import BotCommand
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import infosessions
@@ -28,9 +28,10 @@ from bot.kb_schema import DeclaredSession
 from bot.migrate import upgrade
 from bot.people import People
 from bot.questions import QuestionLogWriter
+from bot.send_budget import SendBudget
 from bot.sender import OutboxSender
 from bot.services import Services
-from bot.telegram_transport import TelegramTransport
+from bot.telegram_transport import BudgetRateLimiter, TelegramTransport
 
 log = logging.getLogger(__name__)
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
@@ -77,6 +78,7 @@ async def create_services(settings: Settings, clock: Clock | None = None) -> Ser
         people=People(sessions),
         question_log=QuestionLogWriter(sessions),
         dialogues=Dialogues(sessions),
+        budget=SendBudget(settings.send_rate),
     )
 
 
@@ -102,7 +104,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     if rate_limiter:
-        limiter: AIORateLimiter = AIORateLimiter(max_retries=2)
+        limiter = BudgetRateLimiter(services.budget, max_retries=2)
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     application: BotApplication = builder.build()
     application.bot_data["services"] = services
@@ -125,7 +127,7 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
         TelegramTransport.sharing(application.bot),
         services.clock,
         lambda chat_id: services.people.mark_blocked(chat_id, services.clock.now()),
-        rate=services.settings.outbox_rate,
+        budget=services.budget,
     )
     if send_in_background:
         services.sender.start()

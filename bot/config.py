@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     max_upcoming_registrations: int = Field(
         default=0, ge=0, alias="MAX_UPCOMING_REGISTRATIONS"
     )  # per person; 0 means no limit
-    outbox_rate: float = Field(default=29.0, gt=0, le=30, alias="OUTBOX_RATE")
+    # Messages per second this process sends in all, replies and outbox together (Telegram
+    # allows about 30). OUTBOX_RATE is its former name, still read.
+    send_rate: float = Field(
+        default=29.0, gt=0, le=30, validation_alias=AliasChoices("SEND_RATE", "OUTBOX_RATE")
+    )
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, alias="WEBHOOK_SECRET")
     port: int = Field(default=8080, alias="PORT")

@@ -1,9 +1,10 @@
 """The one sender that drains the outbox, paced under Telegram's flood limits.
 
-Pacing is ours rather than left to 429s: one message every 1/`rate` seconds overall and at
-most one per chat per `per_chat_interval`, launched on schedule without waiting for the
-previous answer (Telegram takes ~100 ms to answer, so waiting would cap us far below the
-limit). A 429 still pauses everything for its `retry_after`.
+Pacing is ours rather than left to 429s: each message takes a slot from the process's
+`SendBudget` (shared with the replies, see bot/send_budget.py) and at most one per chat per
+`per_chat_interval`, launched on schedule without waiting for the previous answer (Telegram
+takes ~100 ms to answer, so waiting would cap us far below the limit). A 429 pauses the
+whole budget for its `retry_after`.
 
 What happens to a row:
 - accepted by Telegram -> `sent`, recorded immediately after the answer;
@@ -38,6 +39,7 @@ from bot import outbox
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.outbox import Claimed
+from bot.send_budget import SendBudget
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class OutboxSender:
         clock: Clock,
         mark_blocked: MarkBlocked,
         *,
-        rate: float = 29.0,
+        budget: SendBudget | None = None,
         per_chat_interval: float = 1.0,
         lease: timedelta = timedelta(seconds=60),
         max_attempts: int = 5,
@@ -102,7 +104,7 @@ class OutboxSender:
         self._transport = transport
         self._clock = clock
         self._mark_blocked = mark_blocked
-        self.rate = rate
+        self.budget = budget or SendBudget(29.0)
         self.per_chat_interval = per_chat_interval
         self.lease = lease
         self.max_attempts = max_attempts
@@ -110,12 +112,14 @@ class OutboxSender:
         self.worker = worker or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.stats = SenderStats()
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._next_slot = 0.0
         self._chat_free_at: dict[int, float] = {}
-        self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    @property
+    def rate(self) -> float:
+        return self.budget.rate
 
     @property
     def batch_size(self) -> int:
@@ -134,12 +138,14 @@ class OutboxSender:
         released: list[int] = []
         try:
             for index, message in enumerate(batch):
-                if self._stopping or self._paused_until > time.monotonic():
+                if self._stopping or self.budget.paused():
                     released = [m.id for m in batch[index:]]
                     break
+                pauses_seen = self.budget.paused_until
                 await self._wait_for_slot(message.chat_id)
-                if self._stopping or self._paused_until > time.monotonic():
-                    released = [m.id for m in batch[index:]]  # a 429 came in meanwhile
+                # A 429 came in meanwhile: the refused row goes first once it is over.
+                if self._stopping or self.budget.paused_until != pauses_seen:
+                    released = [m.id for m in batch[index:]]
                     break
                 await self._in_flight.acquire()
                 tasks.append(asyncio.create_task(self._deliver(message)))
@@ -160,23 +166,24 @@ class OutboxSender:
         """Send everything due now (tests, benchmarks, the local chat); returns the count."""
         total = 0
         while True:
-            pause = self._paused_until - time.monotonic()
+            pause = self.budget.paused_until - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
             handled = await self.run_once()
-            if handled == 0 and self._paused_until <= time.monotonic():
+            if handled == 0 and not self.budget.paused():
                 return total
             total += handled
 
     async def _wait_for_slot(self, chat_id: int) -> None:
-        """Sleep until both the overall pace and this chat's pace allow one more message."""
+        """Sleep until this chat's pace allows one more message, then take a slot of the
+        process's budget (replies take theirs from the same one)."""
         now = time.monotonic()
-        at = max(now, self._next_slot, self._chat_free_at.get(chat_id, 0.0), self._paused_until)
-        if at > now:
-            await asyncio.sleep(at - now)
-        self._next_slot = at + 1.0 / self.rate
+        chat_free = self._chat_free_at.get(chat_id, 0.0)
+        if chat_free > now:
+            await asyncio.sleep(chat_free - now)
+        await self.budget.take()
         # A little margin: requests do not reach Telegram exactly as spaced.
-        self._chat_free_at[chat_id] = at + self.per_chat_interval + CHAT_MARGIN
+        self._chat_free_at[chat_id] = time.monotonic() + self.per_chat_interval + CHAT_MARGIN
         if len(self._chat_free_at) > 10_000:
             horizon = time.monotonic()
             self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > horizon}
@@ -204,7 +211,7 @@ class OutboxSender:
             await outbox.mark_failed(sessions, message.id, worker, outcome.error)
             self.stats.failed += 1
         elif outcome.kind == RETRY_AFTER:
-            self._paused_until = max(self._paused_until, time.monotonic() + outcome.retry_after)
+            self.budget.pause(outcome.retry_after)
             self.stats.flood_waits += 1
             # Not the row's fault: it goes back in its place in the queue, not counted.
             await outbox.release(sessions, [message.id], worker)
@@ -255,7 +262,7 @@ class OutboxSender:
             if handled or self._stopping:
                 continue
             delay = self.poll_interval
-            pause = self._paused_until - time.monotonic()
+            pause = self.budget.paused_until - time.monotonic()
             if pause > 0:
                 delay = pause
             else:

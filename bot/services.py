@@ -13,6 +13,7 @@ from bot.db import SessionFactory
 from bot.dialogues import Dialogues
 from bot.people import People
 from bot.questions import QuestionLogWriter
+from bot.send_budget import SendBudget
 from bot.sender import OutboxSender
 from bot.session_text import SessionText
 
@@ -29,6 +30,8 @@ class Services:
     people: People
     question_log: QuestionLogWriter
     dialogues: Dialogues
+    # The process's share of Telegram's 30 messages/s, for replies and the outbox alike.
+    budget: SendBudget
     sender: OutboxSender | None = None  # set at start: it needs the Telegram bot
     bot_username: str = field(default="")
 

@@ -49,6 +49,7 @@ from bot.models import OutboxMessage, Person, Registration
 from bot.outbox import OutboxItem
 from bot.people import People, Profile, touch
 from bot.registrations import Details, Registered
+from bot.send_budget import SendBudget
 from bot.sender import OutboxSender
 from bot.session_text import SessionText
 from bot.telegram_transport import TelegramTransport
@@ -333,8 +334,9 @@ async def test_two_senders_on_one_database_send_each_row_exactly_once(
     async with database(database_url) as first, database(database_url) as second:
         await outbox.enqueue(first.sessions, [notice(chat) for chat in chats], NOW)
         async with telegram(api) as bot_a, telegram(api) as bot_b:
-            a = make_sender(first, bot_a, clock, worker="a", rate=50)  # batches of 100
-            b = make_sender(second, bot_b, clock, worker="b", rate=50)
+            # batches of 100
+            a = make_sender(first, bot_a, clock, worker="a", budget=SendBudget(50))
+            b = make_sender(second, bot_b, clock, worker="b", budget=SendBudget(50))
             await asyncio.gather(a.drain(), b.drain())
         rows = await outbox_rows(first.sessions)
     assert {chat: len(received(api, chat)) for chat in chats} == dict.fromkeys(chats, 1)
@@ -647,7 +649,7 @@ async def test_paced_under_telegrams_limits_without_a_single_429(
     have_written(api, chats)
     async with database(database_url) as db, telegram(api) as bot:
         await outbox.enqueue(db.sessions, [notice(chat) for chat in chats], NOW)
-        sender = make_sender(db, bot, clock, worker="w", rate=29)
+        sender = make_sender(db, bot, clock, worker="w", budget=SendBudget(29))
         await sender.drain()
         rows = await outbox_rows(db.sessions)
     assert sender.stats.flood_waits == 0

@@ -1,0 +1,52 @@
+"""One process's share of Telegram's overall flood limit, taken by replies and the outbox alike.
+
+Telegram allows a bot about 30 messages per second in all, whoever sends them. Replies go
+through the Application's bot, outbox rows through the sender's plain bot; if each paced
+itself, a burst of replies during a broadcast would push the sum past the limit and every
+429 would stop all sending for at least a second (measured: the drain fell to 0.46 of the
+limit with 2 replies/s). So both take their slots from one `SendBudget`: the Application's
+`BudgetRateLimiter` (bot/telegram_transport.py) for replies, `OutboxSender` for the outbox.
+A 429 seen by either pauses both.
+
+Slots are handed out in the order they are asked for, one at a time: the sender only ever
+holds the next slot, so a reply waits at most one slot (1/rate s) behind a broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class SendBudget:
+    """Hands out send slots `1/rate` seconds apart, and pauses everyone after a 429."""
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    @property
+    def paused_until(self) -> float:
+        """`time.monotonic()` value before which nothing may be sent."""
+        return self._paused_until
+
+    def paused(self) -> bool:
+        return self._paused_until > time.monotonic()
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said to wait: no slot is handed out before then, to anyone."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def take(self) -> None:
+        """Wait for the next free slot. A pause that starts while waiting is honoured."""
+        while True:
+            now = time.monotonic()
+            at = max(now, self._next_slot, self._paused_until)
+            self._next_slot = at + 1.0 / self.rate
+            if at > now:
+                await asyncio.sleep(at - now)
+            if self._paused_until <= time.monotonic():
+                return
