@@ -27,7 +27,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.kb_schema import LANGUAGES, Entry
-from bot.lexicon import zipf
+from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
 
 DEFAULT_THRESHOLD = 0.5
@@ -112,6 +112,7 @@ class Matcher:
         smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
+        self._smalltalk_words = frozenset(smalltalk_tokens)
         self._entry_ids = list(entries)
         entry_number = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
         self._entry_is_smalltalk = np.array(
@@ -144,6 +145,7 @@ class Matcher:
             self._by_length[len(word)].append(word)
         self._known = frozenset(self._vocabulary) | {w for k in self._multi for w in k}
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
+        zipf_table()  # load the word frequencies now, not during someone's first question
 
     # ----------------------------------------------------------------- analysis
 
@@ -274,16 +276,19 @@ class Matcher:
         pieces = sentences(text)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
+        seen = [whole]
         for piece in pieces if len(pieces) > 1 else []:
             tokens = set(self._analyse(piece, correct=True)) | context
-            np.maximum(best, self._score(tokens), out=best)
+            if tokens not in seen:  # "Merci!" alone, or a repeat: nothing new to score
+                seen.append(tokens)
+                np.maximum(best, self._score(tokens), out=best)
         return best
 
     def _score(self, query: set[str], *, with_smalltalk: bool = False) -> np.ndarray:
         """Score of every entry (an array in entry order); small talk only if asked."""
         scores = self._score_words(query - self._smalltalk_only)
         scores[self._entry_is_smalltalk] = 0.0
-        if with_smalltalk:
+        if with_smalltalk and not query.isdisjoint(self._smalltalk_words):
             chatter = self._score_words(query)
             scores[self._entry_is_smalltalk] = chatter[self._entry_is_smalltalk]
         return scores
