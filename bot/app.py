@@ -129,8 +129,12 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
         lambda chat_id: services.people.mark_blocked(chat_id, services.clock.now()),
         budget=services.budget,
     )
+    from handlers.broadcasts import watcher_for
+
+    services.watcher = watcher_for(application)
     if send_in_background:
         services.sender.start()
+        services.watcher.start()
     for language, commands in PUBLIC_COMMANDS.items():
         try:
             await application.bot.set_my_commands(
@@ -170,12 +174,16 @@ async def stop_sending(application: BotApplication) -> None:
     """Stop the outbox sender while the Application's connections are still open: call it
     before leaving `async with application` (claimed rows go back to the queue)."""
     services: Services = application.bot_data["services"]
+    if services.watcher is not None:
+        await services.watcher.stop()
     if services.sender is not None:
         await services.sender.stop()
 
 
 async def close_services(services: Services) -> None:
     """Stop sending (claimed rows go back), write what is still queued, close the database."""
+    if services.watcher is not None:
+        await services.watcher.stop()
     if services.sender is not None:
         await services.sender.stop()
     await services.question_log.close()

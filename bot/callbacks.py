@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-PREFIXES = frozenset({"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb", "notif"})
+PREFIXES = frozenset(
+    {"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb", "notif", "cast"}
+)
 MENU_ACTIONS = frozenset(
     {"ask", "eligibility", "sessions", "contact", "language", "announcements"}
 )
@@ -25,6 +27,12 @@ _REGISTRATION_ACTIONS = re.compile(
 _STAFF_ACTIONS = re.compile(
     r"^(?:(?:cancel|cancelyes)-\d{1,12}|keep|lang-(?:fr|en)|nolink|deftitle|create|discard)$"
 )
+
+_BROADCAST_ACTIONS = re.compile(
+    r"^(?:aud-(?:all|lang-(?:fr|en)|session-\d{1,12}(?:-waitlist)?)"
+    r"|(?:sess|stop|stopyes)-\d{1,12}|sessions|send|discard|keep)$"
+)
+_HUMAN_ACTIONS = frozenset({"ask", "reply"})
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,14 @@ def decode(data: str | None) -> Callback | None:
     valid = {
         "menu": value in MENU_ACTIONS,
         "lang": value in LANGUAGES,
-        "human": value == "ask",
+        "human": value in _HUMAN_ACTIONS,
         "faq": True,
         "sess": bool(_SESSION_ACTIONS.match(value)),
         "fb": bool(_FEEDBACK_ACTIONS.match(value)),
         "notif": value in ("on", "off"),
         "reg": bool(_REGISTRATION_ACTIONS.match(value)),
         "staff": bool(_STAFF_ACTIONS.match(value)),
+        "cast": bool(_BROADCAST_ACTIONS.match(value)),
     }[prefix]
     return Callback(prefix, value, language) if valid else None
 

@@ -185,14 +185,13 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_by: Mapped[int] = mapped_column(BigInteger)
-    # "all", "lang:fr", "lang:en", "session:<id>" or "session:<id>:waitlist"
+    language: Mapped[str] = mapped_column(String(2))  # the staff member's, for the reports
+    # "all", "lang-fr", "lang-en", "session-<id>" or "session-<id>-waitlist"
     audience: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)  # Telegram HTML, as staff wrote it
-    # A photo or document sent again by its Telegram file id (no upload per recipient).
-    media_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    media_file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     recipients: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))  # sending | stopped | done
+    # Every recipient is accounted for and the summary was sent (by one process only).
     # The staff member's progress message, edited as the broadcast goes.
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

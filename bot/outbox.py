@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assistant import Button
@@ -24,6 +24,7 @@ from bot.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
 EXPIRED = "expired"
+UNREACHABLE = "unreachable"  # the person blocked the bot (403): not retried
 ERROR_LENGTH = 200
 
 
@@ -40,6 +41,7 @@ class OutboxItem:
     registration_id: int | None = None
     session_id: int | None = None
     expires_at: datetime | None = None  # not sent at all after this (it would mislead)
+    broadcast_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,37 @@ def add(session: AsyncSession, items: Iterable[OutboxItem], now: datetime) -> No
             attempts=0,
             registration_id=item.registration_id,
             session_id=item.session_id,
+            broadcast_id=item.broadcast_id,
             created_at=now,
         )
         for item in items
+    )
+
+
+async def add_many(session: AsyncSession, items: Sequence[OutboxItem], now: datetime) -> None:
+    """Queue many messages inside the caller's transaction in one multi-row INSERT (a
+    broadcast to 10 000 people). Rows must not depend on objects not yet flushed."""
+    if not items:
+        return
+    await session.execute(
+        insert(OutboxMessage),
+        [
+            {
+                "chat_id": item.chat_id,
+                "kind": item.kind,
+                "text": item.text,
+                "buttons": _dump_buttons(item.buttons),
+                "due_at": item.due_at,
+                "expires_at": item.expires_at,
+                "status": PENDING,
+                "attempts": 0,
+                "registration_id": item.registration_id,
+                "session_id": item.session_id,
+                "broadcast_id": item.broadcast_id,
+                "created_at": now,
+            }
+            for item in items
+        ],
     )
 
 
@@ -182,10 +212,23 @@ async def mark_sent(sessions: SessionFactory, row_id: int, worker: str, now: dat
     await _finish(sessions, row_id, worker, status=SENT, sent_at=now, claimed_until=None)
 
 
+async def mark_unreachable(sessions: SessionFactory, row_id: int, worker: str) -> None:
+    """The person blocked the bot: this row (and their next ones) will not be retried."""
+    await _finish(
+        sessions,
+        row_id,
+        worker,
+        status=UNREACHABLE,
+        last_error="blocked by the person",
+        attempts=OutboxMessage.attempts + 1,
+        claimed_until=None,
+    )
+
+
 async def mark_failed(
     sessions: SessionFactory, row_id: int, worker: str, error: str, *, attempted: bool = True
 ) -> None:
-    """Give up on a row (blocked, refused by Telegram, or out of attempts)."""
+    """Give up on a row (refused by Telegram, or out of attempts)."""
     values: dict[str, Any] = {"status": FAILED, "last_error": error[:ERROR_LENGTH]}
     if attempted:
         values["attempts"] = OutboxMessage.attempts + 1

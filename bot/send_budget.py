@@ -27,6 +27,7 @@ class SendBudget:
         self.rate = rate
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._chat_last: dict[int, float] = {}
 
     @property
     def paused_until(self) -> float:
@@ -50,3 +51,20 @@ class SendBudget:
                 await asyncio.sleep(at - now)
             if self._paused_until <= time.monotonic():
                 return
+
+    def sent_to(self, chat_id: int) -> None:
+        """Note a message to this chat, so the outbox spaces its next one to it (a staff
+        member's progress message and their copy of the broadcast, for instance)."""
+        self._chat_last[chat_id] = time.monotonic()
+        if len(self._chat_last) > 10_000:
+            horizon = time.monotonic() - 60
+            self._chat_last = {c: t for c, t in self._chat_last.items() if t > horizon}
+
+    def last_sent_to(self, chat_id: int) -> float:
+        """`time.monotonic()` of the last message to this chat (0 if none lately)."""
+        return self._chat_last.get(chat_id, 0.0)
+
+    def refused(self, chat_id: int) -> None:
+        """Telegram refused the message (429): it does not count against the chat's pace.
+        The one before it was at least a second earlier, so the chat is simply free."""
+        self._chat_last.pop(chat_id, None)

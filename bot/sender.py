@@ -8,7 +8,7 @@ whole budget for its `retry_after`.
 
 What happens to a row:
 - accepted by Telegram -> `sent`, recorded immediately after the answer;
-- 403 (the person blocked the bot) -> the person is marked unreachable, the row `failed`;
+- 403 (the person blocked the bot) -> the person is marked blocked, the row `unreachable`;
 - 400 (Telegram refuses the content or the chat) -> `failed`, no retry;
 - 429 -> back to `pending` in its place, not counted as an attempt, and every send waits
   `retry_after`;
@@ -112,7 +112,6 @@ class OutboxSender:
         self.worker = worker or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.stats = SenderStats()
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._chat_free_at: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -134,6 +133,9 @@ class OutboxSender:
         batch = await outbox.claim(self._sessions, self.worker, now, self.lease, self.batch_size)
         if not batch:
             return 0
+        # Messages to chats written to less than a second ago go last, so that waiting for
+        # one chat never holds up the others (the sort is stable: order is kept otherwise).
+        batch.sort(key=lambda message: max(time.monotonic(), self._chat_free(message.chat_id)))
         tasks: list[asyncio.Task[None]] = []
         released: list[int] = []
         try:
@@ -147,6 +149,7 @@ class OutboxSender:
                 if self._stopping or self.budget.paused_until != pauses_seen:
                     released = [m.id for m in batch[index:]]
                     break
+                self.budget.sent_to(message.chat_id)
                 await self._in_flight.acquire()
                 tasks.append(asyncio.create_task(self._deliver(message)))
             if tasks:
@@ -177,16 +180,15 @@ class OutboxSender:
     async def _wait_for_slot(self, chat_id: int) -> None:
         """Sleep until this chat's pace allows one more message, then take a slot of the
         process's budget (replies take theirs from the same one)."""
+        chat_free = self._chat_free(chat_id)
         now = time.monotonic()
-        chat_free = self._chat_free_at.get(chat_id, 0.0)
         if chat_free > now:
             await asyncio.sleep(chat_free - now)
         await self.budget.take()
+
+    def _chat_free(self, chat_id: int) -> float:
         # A little margin: requests do not reach Telegram exactly as spaced.
-        self._chat_free_at[chat_id] = time.monotonic() + self.per_chat_interval + CHAT_MARGIN
-        if len(self._chat_free_at) > 10_000:
-            horizon = time.monotonic()
-            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > horizon}
+        return self.budget.last_sent_to(chat_id) + self.per_chat_interval + CHAT_MARGIN
 
     async def _deliver(self, message: Claimed) -> None:
         try:
@@ -205,13 +207,14 @@ class OutboxSender:
             self.stats.sent += 1
         elif outcome.kind == BLOCKED:
             await self._mark_blocked(message.chat_id)
-            await outbox.mark_failed(sessions, message.id, worker, "blocked by the person")
+            await outbox.mark_unreachable(sessions, message.id, worker)
             self.stats.blocked += 1
         elif outcome.kind == REJECTED:
             await outbox.mark_failed(sessions, message.id, worker, outcome.error)
             self.stats.failed += 1
         elif outcome.kind == RETRY_AFTER:
             self.budget.pause(outcome.retry_after)
+            self.budget.refused(message.chat_id)
             self.stats.flood_waits += 1
             # Not the row's fault: it goes back in its place in the queue, not counted.
             await outbox.release(sessions, [message.id], worker)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.assistant import Assistant
+from bot.broadcasts import BroadcastWatcher
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import SessionFactory
@@ -33,6 +34,7 @@ class Services:
     # The process's share of Telegram's 30 messages/s, for replies and the outbox alike.
     budget: SendBudget
     sender: OutboxSender | None = None  # set at start: it needs the Telegram bot
+    watcher: BroadcastWatcher | None = None  # likewise: it edits staff progress messages
     bot_username: str = field(default="")
 
     def is_staff(self, user_id: int | None) -> bool:

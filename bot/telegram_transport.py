@@ -130,11 +130,15 @@ class BudgetRateLimiter(BaseRateLimiter[int]):
                 else:
                     await self.budget.take()
             try:
-                return await callback(*args, **kwargs)
+                answer = await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.budget.pause(retry_after_seconds(exc) + PAUSE_MARGIN)
                 if attempt >= retries:
                     raise
+            else:
+                if chat_id is not None:
+                    self.budget.sent_to(chat_id)
+                return answer
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _group(self, chat_id: int) -> AsyncLimiter:

@@ -8,10 +8,12 @@ from telegram.ext import Application
 
 from handlers import (
     announcements,
+    broadcasts,
     buttons,
     errors,
     faq,
     feedback,
+    handoff,
     language,
     sessions,
     staff_sessions,
@@ -30,9 +32,17 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     announcements.register(application)
     staff_sessions.register(application)
     staff_tools.register(application)
+    broadcasts.register(application)
+    handoff.register(application)  # before text: staff replies are not questions
     text.register(
         application,
-        {**sessions.TEXT_FLOWS, **staff_sessions.TEXT_FLOWS, **feedback.TEXT_FLOWS},
+        {
+            **sessions.TEXT_FLOWS,
+            **staff_sessions.TEXT_FLOWS,
+            **feedback.TEXT_FLOWS,
+            **broadcasts.TEXT_FLOWS,
+            **handoff.TEXT_FLOWS,
+        },
     )
     faq.register(application)
     buttons.register(
@@ -45,6 +55,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **staff_sessions.BUTTONS,
             **feedback.BUTTONS,
             **announcements.BUTTONS,
+            **broadcasts.BUTTONS,
+            **handoff.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

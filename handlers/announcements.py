@@ -7,7 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot import callbacks, people
+from bot import broadcasts, callbacks, people
 from bot.assistant import Button, Reply
 from bot.callbacks import Callback
 from bot.context import BotContext
@@ -45,6 +45,8 @@ async def _set(update: Update, context: BotContext, wanted: bool, language: str)
     services = context.services
     user_id, _ = ids(update)
     await people.set_announcements(services.sessions, user_id, wanted, services.clock.now())
+    if not wanted:  # announcements already queued for them do not go out either
+        await broadcasts.withdraw_for(services.sessions, user_id)
     key = "announcements_on" if wanted else "announcements_off"
     await send(update, _with_toggle(context, key, language, wanted))
 

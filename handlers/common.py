@@ -12,7 +12,8 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 
-from bot.assistant import Button, Reply
+from bot import callbacks
+from bot.assistant import Assistant, Button, Reply
 from bot.context import BotContext
 from bot.language import ui_language
 from bot.people import PersonView, Profile
@@ -55,6 +56,16 @@ def keyboard(
     if row:
         rows.append([InlineKeyboardButton(b.label, callback_data=b.data) for b in row])
     return InlineKeyboardMarkup(rows)
+
+
+def choices(
+    assistant: Assistant, language: str, *options: tuple[str, str, str]
+) -> tuple[Button, ...]:
+    """Buttons from (message key, callback prefix, callback value) triples, in order."""
+    return tuple(
+        Button(assistant.message(key, language), callbacks.encode(prefix, value, language))
+        for key, prefix, value in options
+    )
 
 
 async def send(update: Update, reply: Reply) -> Message | None:
@@ -125,6 +136,15 @@ async def refuse_unless_staff(update: Update, context: BotContext, language: str
         return False
     await send(update, context.services.assistant.fixed("staff_only", language))
     return True
+
+
+async def staff_language(update: Update, context: BotContext) -> str | None:
+    """The staff member's language, or None after refusing someone who is not staff."""
+    person = await remember(update, context)
+    language = menu_language(person, update)
+    if await refuse_unless_staff(update, context, language):
+        return None
+    return language
 
 
 def ids(update: Update) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Free-text questions, suggestion buttons, and the "talk to a person" button."""
+"""Free-text questions and suggestion buttons ("talk to a person" is handlers.handoff)."""
 
 from __future__ import annotations
 
@@ -72,14 +72,7 @@ async def show_entry(update: Update, context: BotContext, pressed: Callback) -> 
     await send(update, assistant.entry(pressed.value, language))
 
 
-async def ask_person(update: Update, context: BotContext, pressed: Callback) -> None:
-    """ "Talk to a person": the team's contact details (the hand-off comes with staff tools)."""
-    person = await remember(update, context)
-    language = pressed.language or menu_language(person, update)
-    await send(update, context.services.assistant.contact(language))
-
-
-BUTTONS = {"faq": show_entry, "human": ask_person}
+BUTTONS = {"faq": show_entry}
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -31,7 +31,16 @@ from bot.session_input import (
     parse_time,
     parse_title,
 )
-from handlers.common import ids, is_private, menu_language, refuse_unless_staff, remember, send
+from handlers.common import (
+    choices,
+    ids,
+    is_private,
+    menu_language,
+    refuse_unless_staff,
+    remember,
+    send,
+    staff_language,
+)
 
 FLOW = "newsession"
 # The steps of /newsession without arguments, in order, with what reads each answer.
@@ -40,9 +49,8 @@ STEPS = ("date", "time", "duration", "capacity", "lang", "link", "title", "confi
 
 async def new_session(update: Update, context: BotContext) -> None:
     """/newsession [YYYY-MM-DD HH:MM key=value… title=…]"""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    if await refuse_unless_staff(update, context, language):
+    language = await staff_language(update, context)
+    if language is None:
         return
     services = context.services
     assistant = services.assistant
@@ -317,9 +325,8 @@ async def on_staff_button(update: Update, context: BotContext, pressed: Callback
 
 async def cancel_session(update: Update, context: BotContext) -> None:
     """/cancelsession: choose among the upcoming sessions."""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    if await refuse_unless_staff(update, context, language):
+    language = await staff_language(update, context)
+    if language is None:
         return
     services = context.services
     views = await infosessions.upcoming(services.sessions, services.clock.now())
@@ -377,15 +384,11 @@ async def _cancel_action(
     if current is None or not current.is_open(services.clock.now()):
         await send(update, assistant.fixed("cancelsession_gone", language))
         return
-    buttons = (
-        Button(
-            assistant.message("cancelsession_yes", language),
-            callbacks.encode("staff", f"cancelyes-{current.id}", language),
-        ),
-        Button(
-            assistant.message("cancelsession_no", language),
-            callbacks.encode("staff", "keep", language),
-        ),
+    buttons = choices(
+        assistant,
+        language,
+        ("cancelsession_yes", "staff", f"cancelyes-{current.id}"),
+        ("cancelsession_no", "staff", "keep"),
     )
     await send(
         update,

@@ -22,24 +22,13 @@ from bot.render import format_date, format_number
 from bot.services import Services
 from handlers.common import (
     is_private,
-    menu_language,
-    refuse_unless_staff,
-    remember,
     send,
     send_file,
+    staff_language,
 )
 
 MAX_GROUPS_SHOWN = 20  # /unanswered: the list to write next, not the whole log
 EXAMPLE_CHARS = 150  # an example longer than this is cut with "…"
-
-
-async def _staff_language(update: Update, context: BotContext) -> str | None:
-    """The staff member's language, or None after refusing someone who is not staff."""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    if await refuse_unless_staff(update, context, language):
-        return None
-    return language
 
 
 # ---------------------------------------------------------------------- /reload
@@ -47,7 +36,7 @@ async def _staff_language(update: Update, context: BotContext) -> str | None:
 
 async def reload_knowledge(update: Update, context: BotContext) -> None:
     """/reload: read knowledge/ again; on errors keep the current version and list them."""
-    language = await _staff_language(update, context)
+    language = await staff_language(update, context)
     if language is None:
         return
     services = context.services
@@ -80,7 +69,7 @@ def _reload_errors(assistant: Assistant, error: KnowledgeError, language: str) -
 
 async def export(update: Update, context: BotContext) -> None:
     """/export: registrations per session, then the question log, as CSV files."""
-    language = await _staff_language(update, context)
+    language = await staff_language(update, context)
     if language is None:
         return
     services = context.services
@@ -125,7 +114,7 @@ async def export(update: Update, context: BotContext) -> None:
 
 async def unanswered(update: Update, context: BotContext) -> None:
     """/unanswered [days]: declined questions grouped by similarity, most frequent first."""
-    language = await _staff_language(update, context)
+    language = await staff_language(update, context)
     if language is None:
         return
     services = context.services
@@ -196,7 +185,7 @@ def _group_line(assistant: Assistant, group: reports.Group, language: str) -> st
 
 async def stats(update: Update, context: BotContext) -> None:
     """/stats: people, questions, answered rate, top topics, registrations per session."""
-    language = await _staff_language(update, context)
+    language = await staff_language(update, context)
     if language is None:
         return
     services = context.services

@@ -9,7 +9,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.callbacks import Callback
 from bot.context import BotContext
-from handlers import announcements, sessions
+from handlers import announcements, handoff, sessions
 from handlers.common import menu_language, remember, send
 
 
@@ -33,12 +33,6 @@ async def show_help(update: Update, context: BotContext) -> None:
     await send(update, context.services.assistant.fixed("help", language))
 
 
-async def show_contact(update: Update, context: BotContext) -> None:
-    """/contact: the team's details."""
-    person = await remember(update, context)
-    await send(update, context.services.assistant.contact(menu_language(person, update)))
-
-
 async def show_eligibility(update: Update, context: BotContext) -> None:
     """/eligibility: until the questionnaire exists, the prerequisites."""
     person = await remember(update, context)
@@ -60,7 +54,7 @@ async def choose_from_menu(update: Update, context: BotContext, pressed: Callbac
     elif pressed.value == "announcements":
         await announcements.show_state(update, context, language)
     elif pressed.value == "contact":
-        await send(update, assistant.contact(language))
+        await handoff.open_contact(update, context, language)
     else:  # "language"
         await send(update, assistant.language_choice(language))
 
@@ -71,5 +65,4 @@ BUTTONS = {"menu": choose_from_menu}
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("start", welcome))
     application.add_handler(CommandHandler("help", show_help))
-    application.add_handler(CommandHandler("contact", show_contact))
     application.add_handler(CommandHandler("eligibility", show_eligibility))

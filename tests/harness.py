@@ -64,7 +64,10 @@ class Harness:
     async def drain(self) -> int:
         """Send what the outbox holds that is due by the test's clock; returns the count."""
         assert self.services.sender is not None
-        return await self.services.sender.drain()
+        assert self.services.watcher is not None
+        sent = await self.services.sender.drain()
+        await self.services.watcher.tick()  # broadcast progress, as the background loop would
+        return sent
 
     async def feed(self, update: dict[str, Any]) -> None:
         """Hand one update to the Application and wait until it is fully handled."""

@@ -477,7 +477,7 @@ async def test_blocked_person_is_marked_unreachable_and_never_retried(
         clock.advance(timedelta(days=1))
         assert await sender.drain() == 0, "a blocked person's message must not be retried"
         rows = {row.chat_id: row for row in await outbox_rows(db.sessions)}
-        assert (rows[blocker].status, rows[blocker].attempts) == (outbox.FAILED, 1)
+        assert (rows[blocker].status, rows[blocker].attempts) == (outbox.UNREACHABLE, 1)
         assert rows[blocker].last_error == "blocked by the person"
         assert rows[other].status == outbox.SENT
         assert await blocked_at(db.sessions, blocker) == NOW
