@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import infosessions
+from bot import infosessions, retention
 from bot.assistant import Assistant
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -47,6 +48,9 @@ PUBLIC_COMMANDS = {
         ("contact", "Joindre l'équipe"),
         ("cancel", "Arrêter ce qui est en cours"),
         ("stop", "Ne plus recevoir les annonces"),
+        ("privacy", "Vos renseignements personnels"),
+        ("mydata", "Voir ce que je garde sur vous"),
+        ("forget", "Tout effacer"),
     ],
     "en": [
         ("start", "Welcome and menu"),
@@ -58,6 +62,9 @@ PUBLIC_COMMANDS = {
         ("contact", "Reach the team"),
         ("cancel", "Stop what is in progress"),
         ("stop", "Stop announcements"),
+        ("privacy", "Your personal information"),
+        ("mydata", "See what I keep about you"),
+        ("forget", "Erase everything"),
     ],
 }
 
@@ -135,6 +142,10 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
     if send_in_background:
         services.sender.start()
         services.watcher.start()
+        if application.job_queue is not None:  # its ticker; the sweep itself is bot.retention
+            application.job_queue.run_repeating(
+                sweep_personal_data, interval=retention.INTERVAL, first=60, name="retention"
+            )
     for language, commands in PUBLIC_COMMANDS.items():
         try:
             await application.bot.set_my_commands(
@@ -144,6 +155,21 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
         except TelegramError as exc:  # optional: a server may refuse it, the bot still works
             log.warning("Could not publish the command list (%s); continuing", exc)
             break
+
+
+async def sweep_personal_data(context: BotContext) -> None:
+    """The daily retention sweep (bot.retention); a failure waits for the next day."""
+    services: Services = context.application.bot_data["services"]
+    settings = services.settings
+    policy = retention.Policy.of(
+        settings.question_log_retention_days, settings.registration_retention_days
+    )
+    try:
+        swept = await retention.sweep(services.sessions, services.clock.now(), policy)
+    except SQLAlchemyError as exc:
+        log.warning("Retention sweep failed (%s); retrying tomorrow", type(exc).__name__)
+        return
+    log.info("Retention sweep: %s", swept)
 
 
 async def publish_declared_sessions(services: Services) -> int:

@@ -41,12 +41,9 @@ REQUIRED_MESSAGES = frozenset(
         "too_long",
         "button_expired",
         "error",
-        "eligibility_coming",
         "staff_only",
     }
 )
-# Until the questionnaire exists, its command shows this entry.
-INTERIM_ENTRIES = {"eligibility_coming": "prerequisites"}
 # Offered when a question shares no word with any entry: what people ask about most.
 FALLBACK_SUGGESTIONS = ("leadership-overview", "grants", "info-session")
 # The entry a follow-up button leads to, so the same answer is not offered twice.
@@ -239,12 +236,3 @@ class Assistant:
     def welcome_menu(self, language: str) -> Reply:
         """The menu alone, e.g. after a language change."""
         return Reply(self.message("menu_intro", language), language, self.menu(language))
-
-    def interim(self, key: str, language: str) -> Reply:
-        """A feature still to come: say so, then give the closest FAQ answer."""
-        entry_id = INTERIM_ENTRIES[key]
-        if entry_id not in self.knowledge.entries:
-            return self.fixed(key, language)
-        answer = self.entry(entry_id, language)
-        text = self.message(key, language) + "\n\n" + answer.text
-        return Reply(text, language, answer.buttons)  # no 👍/👎: not an answer to a question

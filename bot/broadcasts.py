@@ -125,7 +125,12 @@ async def recipients(sessions: SessionFactory, audience: Audience) -> list[Recip
                 .group_by(Registration.person_id)
                 .order_by(Registration.person_id)
             )
-            return [Recipient(int(person), str(language)) for person, language in rows]
+            # The join drops anonymised registrations (no person any more).
+            return [
+                Recipient(int(person), str(language))
+                for person, language in rows
+                if person is not None
+            ]
         people = await session.execute(
             select(Person.telegram_id, Person.chosen_language, Person.telegram_language)
             .where(Person.blocked_at.is_(None), Person.opted_out_at.is_(None))

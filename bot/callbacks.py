@@ -12,7 +12,7 @@ from dataclasses import dataclass
 MAX_BYTES = 64
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 PREFIXES = frozenset(
-    {"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb", "notif", "cast"}
+    {"faq", "menu", "lang", "human", "sess", "reg", "staff", "fb", "notif", "cast", "elig", "priv"}
 )
 MENU_ACTIONS = frozenset(
     {"ask", "eligibility", "sessions", "contact", "language", "announcements"}
@@ -33,6 +33,12 @@ _BROADCAST_ACTIONS = re.compile(
     r"|(?:sess|stop|stopyes)-\d{1,12}|sessions|send|discard|keep)$"
 )
 _HUMAN_ACTIONS = frozenset({"ask", "reply"})
+# Questionnaire buttons name their run (a new one per start) and step, so a button from an
+# older questionnaire or question is recognised as such: ans-<run>-<step>-<answer index>.
+_ELIGIBILITY_ACTIONS = re.compile(
+    r"^(?:ans-[0-9a-f]{6}-\d{1,2}-\d|back-[0-9a-f]{6}-\d{1,2}|restart)$"
+)
+_PRIVACY_ACTIONS = frozenset({"forgetyes", "forgetno"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ def decode(data: str | None) -> Callback | None:
         "reg": bool(_REGISTRATION_ACTIONS.match(value)),
         "staff": bool(_STAFF_ACTIONS.match(value)),
         "cast": bool(_BROADCAST_ACTIONS.match(value)),
+        "elig": bool(_ELIGIBILITY_ACTIONS.match(value)),
+        "priv": value in _PRIVACY_ACTIONS,
     }[prefix]
     return Callback(prefix, value, language) if valid else None
 

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     send_rate: float = Field(
         default=29.0, gt=0, le=30, validation_alias=AliasChoices("SEND_RATE", "OUTBOX_RATE")
     )
+    # Retention (bot.retention): logged question text is deleted after this many days, and
+    # registrations are anonymised this many days after their session.
+    question_log_retention_days: int = Field(
+        default=365, ge=1, alias="QUESTION_LOG_RETENTION_DAYS"
+    )
+    registration_retention_days: int = Field(
+        default=365, ge=1, alias="REGISTRATION_RETENTION_DAYS"
+    )
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, alias="WEBHOOK_SECRET")
     port: int = Field(default=8080, alias="PORT")

@@ -50,7 +50,7 @@ def registration_view(row: Registration, position: int | None = None) -> Registr
     return RegistrationView(
         id=row.id,
         session_id=row.session_id,
-        person_id=row.person_id,
+        person_id=row.person_id or 0,  # 0: anonymised (bot.retention), never notified
         name=row.name,
         organisation=row.organisation,
         email=row.email,

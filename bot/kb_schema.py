@@ -187,3 +187,101 @@ class SessionsFile(Strict):
                 raise ValueError(f"session id {session.id!r} is used twice")
             seen.add(session.id)
         return value
+
+
+# ---------------------------------------------------------------------- eligibility
+
+# What a button under an outcome (or a thing to do) can lead to; FAQ entries are listed apart.
+EligibilityAction = Literal["sessions", "contact"]
+MAX_QUESTIONS = 20  # step numbers ride in callback data on two digits
+MAX_ANSWERS = 6
+
+
+class EligibilityAnswer(Strict):
+    """One button under a question: it leads to the next question or to an outcome, and may
+    add a thing to do (`todo`) that the outcome lists."""
+
+    id: str = Field(pattern=ENTRY_ID)
+    label: Localized
+    next: str | None = None
+    outcome: str | None = None
+    todo: str | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _short_label(cls, value: Localized) -> Localized:
+        for language in LANGUAGES:
+            if len(value.get(language)) > 40:
+                raise ValueError(f"{language} label is longer than 40 characters (button)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_on(self) -> EligibilityAnswer:
+        if (self.next is None) == (self.outcome is None):
+            raise ValueError("give exactly one of `next` (a question id) or `outcome`")
+        return self
+
+
+class EligibilityQuestion(Strict):
+    """A question asked with buttons, one at a time."""
+
+    id: str = Field(pattern=ENTRY_ID)
+    text: Localized
+    answers: list[EligibilityAnswer] = Field(min_length=2, max_length=MAX_ANSWERS)
+
+    @field_validator("answers")
+    @classmethod
+    def _unique_answers(cls, value: list[EligibilityAnswer]) -> list[EligibilityAnswer]:
+        ids = [answer.id for answer in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two answers have the same id")
+        return value
+
+
+class EligibilityTodo(Strict):
+    """Something to do before taking part, listed by an "eligible once…" outcome."""
+
+    text: Localized
+    actions: list[EligibilityAction] = Field(default_factory=list)
+
+
+class EligibilityOutcome(Strict):
+    """A result, always with a next step. `with_todos` introduces the list of things to do
+    when the path collected some (required for eligible outcomes: "eligible once…")."""
+
+    kind: Literal["eligible", "not-eligible"]
+    text: Localized
+    with_todos: Localized | None = None
+    actions: list[EligibilityAction] = Field(default_factory=list)
+    entries: list[str] = Field(default_factory=list, max_length=3)
+
+    @model_validator(mode="after")
+    def _next_step(self) -> EligibilityOutcome:
+        if self.kind == "eligible" and self.with_todos is None:
+            raise ValueError("an eligible outcome needs `with_todos` (eligible once…)")
+        if not self.actions and not self.entries:
+            raise ValueError("give a next step: at least one action or entry")
+        return self
+
+
+class EligibilityFile(Strict):
+    """knowledge/eligibility.yaml: the questionnaire as data, walked by bot.eligibility."""
+
+    intro: Localized
+    start: str
+    questions: list[EligibilityQuestion] = Field(min_length=1, max_length=MAX_QUESTIONS)
+    todos: dict[str, EligibilityTodo] = Field(default_factory=dict)
+    outcomes: dict[str, EligibilityOutcome] = Field(min_length=1)
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_questions(cls, value: list[EligibilityQuestion]) -> list[EligibilityQuestion]:
+        seen: set[str] = set()
+        for question in value:
+            if question.id in seen:
+                raise ValueError(f"question id {question.id!r} is used twice")
+            seen.add(question.id)
+        return value
+
+    def question(self, question_id: str) -> EligibilityQuestion | None:
+        return next((q for q in self.questions if q.id == question_id), None)

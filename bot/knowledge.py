@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.eligibility import structure_problems
 from bot.kb_schema import (
     LANGUAGES,
     DeclaredSession,
+    EligibilityFile,
     Entry,
     Fact,
     FactsFile,
@@ -66,6 +68,7 @@ class KnowledgeBase:
     synonyms: tuple[tuple[str, ...], ...]
     files: Mapping[str, str] = field(default_factory=dict)  # entry id -> file, for reports
     sessions: tuple[DeclaredSession, ...] = ()  # from sessions.yaml, upserted at start
+    eligibility: EligibilityFile | None = None  # the questionnaire (eligibility.yaml)
 
     def message(self, key: str, language: str, **values: Any) -> str:
         """A UI sentence in `language`, with `{name}` values and `{fact}` placeholders filled."""
@@ -80,6 +83,10 @@ class KnowledgeBase:
 
     def title(self, entry_id: str, language: str) -> str:
         return self.entries[entry_id].title.get(language)
+
+    def text(self, text: Localized, language: str) -> str:
+        """A content text (e.g. of the questionnaire) in `language`, facts filled in."""
+        return fill(text.get(language), self.facts, language)
 
 
 class _Keep(dict[str, Any]):
@@ -134,6 +141,10 @@ def load_with_problems(
                 )
     for entry in entries.values():
         _check_entry(entry, entries, broken, facts, files[entry.id], problems)
+    eligibility = _load_model(directory / "eligibility.yaml", EligibilityFile, problems)
+    if eligibility is not None:
+        file = _rel(directory / "eligibility.yaml")
+        _check_eligibility(eligibility, entries, broken, facts, file, problems)
     if not entries:
         problems.append(Problem(_rel(directory / "faq"), "no entries found"))
     if facts_file is None or messages_file is None or synonyms_file is None:
@@ -146,6 +157,7 @@ def load_with_problems(
         synonyms=tuple(tuple(g) for g in synonyms_file.groups),
         files=files,
         sessions=tuple(sessions_file.sessions),
+        eligibility=eligibility,
     )
     return base, problems
 
@@ -223,6 +235,36 @@ def _check_entry(
                     entry.id,
                     f"answer{suffix}.until",
                 )
+            )
+
+
+def _check_eligibility(
+    questionnaire: EligibilityFile,
+    entries: Mapping[str, Entry],
+    broken: set[str],
+    facts: Mapping[str, Fact],
+    file: str,
+    problems: list[Problem],
+) -> None:
+    """The questionnaire's references and paths, and the facts its texts name."""
+    known = {**entries, **dict.fromkeys(broken)}  # a broken entry is reported on its own
+    for found in structure_problems(questionnaire, known):
+        problems.append(Problem(file, found.message, found.entry, found.field, found.severity))
+    texts: list[tuple[str | None, str, Localized | None]] = [(None, "intro", questionnaire.intro)]
+    for question in questionnaire.questions:
+        texts.append((question.id, "text", question.text))
+        texts += [
+            (question.id, f"answers[{i}].label", a.label) for i, a in enumerate(question.answers)
+        ]
+    texts += [(key, "text", todo.text) for key, todo in questionnaire.todos.items()]
+    for key, outcome in questionnaire.outcomes.items():
+        texts += [(key, "text", outcome.text), (key, "with_todos", outcome.with_todos)]
+    for entry, name, text in texts:
+        if text is None:
+            continue
+        for language in LANGUAGES:
+            _check_placeholders(
+                text.get(language), facts, problems, file, entry or "", f"{name}.{language}"
             )
 
 

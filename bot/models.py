@@ -126,8 +126,9 @@ class Registration(Base):
     session_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("info_sessions.id", ondelete="CASCADE")
     )
-    person_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("people.telegram_id", ondelete="CASCADE"), index=True
+    # None once anonymised (bot.retention), long after the session.
+    person_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("people.telegram_id", ondelete="CASCADE"), index=True, nullable=True
     )
     name: Mapped[str] = mapped_column(String(100))
     organisation: Mapped[str] = mapped_column(String(200))

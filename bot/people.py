@@ -139,3 +139,8 @@ class People:
     async def mark_blocked(self, telegram_id: int, now: datetime) -> None:
         await mark_blocked(self._sessions, telegram_id, now)
         self._seen.pop(telegram_id, None)
+
+    def forget(self, telegram_id: int) -> None:
+        """Drop the cached profile of a person just erased (/forget), so their next message
+        records them anew instead of trusting a row that is gone."""
+        self._seen.pop(telegram_id, None)

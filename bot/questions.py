@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import SessionFactory
-from bot.models import QuestionLog
+from bot.models import Person, QuestionLog
 
 MAX_LOGGED_CHARS = 4096
 BATCH_SIZE = 500
@@ -87,5 +88,22 @@ class QuestionLogWriter:
             }
             for q in batch
         ]
-        async with self._sessions.begin() as session:
-            await session.execute(insert(QuestionLog), rows)
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(insert(QuestionLog), rows)
+        except IntegrityError:
+            # Someone in the batch erased their data (/forget) a moment ago, in another
+            # process that still knew them: keep their question, without them.
+            known = await self._known({q.person_id for q in batch if q.person_id is not None})
+            for row in rows:
+                if row["person_id"] not in known:
+                    row["person_id"] = None
+            async with self._sessions.begin() as session:
+                await session.execute(insert(QuestionLog), rows)
+
+    async def _known(self, ids: set[int]) -> set[int]:
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(Person.telegram_id).where(Person.telegram_id.in_(ids))
+            )
+            return set(found.all())

@@ -37,10 +37,10 @@ from datetime import datetime, timedelta
 from rapidfuzz import fuzz, process
 from sqlalchemy import Select, case, func, select, union_all
 
-from bot import feedback, infosessions
+from bot import feedback, infosessions, outbox
 from bot.db import SessionFactory
 from bot.infosessions import SessionView
-from bot.models import Feedback, Person, QuestionLog
+from bot.models import Broadcast, Feedback, OutboxMessage, Person, QuestionLog
 from bot.text import STOP_WORDS, fold, stem
 
 UNANSWERED_DAYS = 30  # /unanswered without an argument
@@ -190,11 +190,7 @@ class TopicCount:
 
 @dataclass(frozen=True)
 class Stats:
-    """The figures of /stats; "recent" means the last `days` days.
-
-    Room left for broadcasts (sent / failed / unreachable) once their table exists: a
-    field here, one aggregate query in `stats()`, and one line in handlers.staff_tools.
-    """
+    """The figures of /stats; "recent" means the last `days` days."""
 
     days: int
     people: int
@@ -206,6 +202,10 @@ class Stats:
     sessions: tuple[SessionView, ...]  # upcoming, with confirmed / waitlisted counts
     helpful: int = 0  # 👍 in the recent period
     unhelpful: int = 0  # 👎 in the recent period
+    broadcasts: int = 0  # announcements of the recent period, and their messages:
+    broadcast_sent: int = 0
+    broadcast_failed: int = 0
+    broadcast_unreachable: int = 0
 
     @property
     def answered_rate(self) -> float | None:
@@ -249,7 +249,19 @@ async def stats(
             TopicCount(str(entry), int(count))
             for entry, count in await session.execute(topics_query)
         ]
-        # broadcasts: one aggregate over the broadcasts table goes here.
+        recent_broadcasts = select(Broadcast.id).where(Broadcast.created_at >= since)
+        casts = await session.scalar(
+            select(func.count()).select_from(recent_broadcasts.subquery())
+        )
+        delivered = dict(
+            (
+                await session.execute(
+                    select(OutboxMessage.status, func.count())
+                    .where(OutboxMessage.broadcast_id.in_(recent_broadcasts))
+                    .group_by(OutboxMessage.status)
+                )
+            ).all()
+        )
     helpful, unhelpful = await feedback.satisfaction(sessions, since)
     upcoming = await infosessions.upcoming(sessions, now)
     return Stats(
@@ -260,6 +272,10 @@ async def stats(
         recent_questions=int(recent),
         recent_answered=int(recent_answered),
         topics=tuple(topics),
+        broadcasts=int(casts or 0),
+        broadcast_sent=int(delivered.get(outbox.SENT, 0)),
+        broadcast_failed=int(delivered.get(outbox.FAILED, 0) + delivered.get(outbox.EXPIRED, 0)),
+        broadcast_unreachable=int(delivered.get(outbox.UNREACHABLE, 0)),
         sessions=tuple(upcoming),
         helpful=helpful,
         unhelpful=unhelpful,

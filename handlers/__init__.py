@@ -10,11 +10,13 @@ from handlers import (
     announcements,
     broadcasts,
     buttons,
+    eligibility,
     errors,
     faq,
     feedback,
     handoff,
     language,
+    privacy,
     sessions,
     staff_sessions,
     staff_tools,
@@ -34,6 +36,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     staff_tools.register(application)
     broadcasts.register(application)
     handoff.register(application)  # before text: staff replies are not questions
+    eligibility.register(application)
+    privacy.register(application)
     text.register(
         application,
         {
@@ -42,6 +46,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **feedback.TEXT_FLOWS,
             **broadcasts.TEXT_FLOWS,
             **handoff.TEXT_FLOWS,
+            **eligibility.TEXT_FLOWS,
         },
     )
     faq.register(application)
@@ -57,6 +62,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             **announcements.BUTTONS,
             **broadcasts.BUTTONS,
             **handoff.BUTTONS,
+            **eligibility.BUTTONS,
+            **privacy.BUTTONS,
         },
     )
     errors.register(application)  # last: unknown commands (after every real command), errors

@@ -215,7 +215,15 @@ def stats_text(services: Services, figures: reports.Stats, language: str) -> str
         _topics(assistant, figures, language),
         _satisfaction(assistant, figures, language),
         _sessions(services, figures, language),
-        # broadcasts (sent / failed / unreachable): its line goes here.
+        assistant.message(
+            "stats_broadcasts",
+            language,
+            count=str(figures.broadcasts),
+            days=days,
+            sent=format_number(figures.broadcast_sent, language),
+            failed=format_number(figures.broadcast_failed, language),
+            unreachable=format_number(figures.broadcast_unreachable, language),
+        ),
     ]
     return reports.fit(sections[0], sections[1:], lambda left: "…" if left else "")
 

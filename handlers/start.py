@@ -1,4 +1,4 @@
-"""Welcome, help, the main menu, and the commands whose features are still to come."""
+"""Welcome, help, the main menu and its buttons."""
 
 from __future__ import annotations
 
@@ -7,37 +7,40 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.assistant import Reply
 from bot.callbacks import Callback
 from bot.context import BotContext
-from handlers import announcements, handoff, sessions
+from handlers import announcements, eligibility, handoff, sessions
 from handlers.common import menu_language, remember, send
 
 
 async def welcome(update: Update, context: BotContext) -> None:
     """/start: a short welcome in the person's language, with the menu.
 
-    `/start sessions` (the link shown in groups) goes straight to the session list."""
+    `/start sessions` and `/start eligibility` (the links shown in groups) go straight to
+    the session list and the questionnaire."""
     person = await remember(update, context)
     language = menu_language(person, update)
     if context.args and context.args[0] == "sessions":
         await sessions.show_listing(update, context, language)
+        return
+    if context.args and context.args[0] == "eligibility":
+        await eligibility.begin(update, context, language)
         return
     name = update.effective_user.first_name if update.effective_user else ""
     await send(update, context.services.assistant.welcome(name, language))
 
 
 async def show_help(update: Update, context: BotContext) -> None:
-    """/help: the commands, in the person's language."""
+    """/help: the commands, in the person's language (and the staff's, to staff)."""
     person = await remember(update, context)
     language = menu_language(person, update)
-    await send(update, context.services.assistant.fixed("help", language))
-
-
-async def show_eligibility(update: Update, context: BotContext) -> None:
-    """/eligibility: until the questionnaire exists, the prerequisites."""
-    person = await remember(update, context)
-    language = menu_language(person, update)
-    await send(update, context.services.assistant.interim("eligibility_coming", language))
+    assistant = context.services.assistant
+    text = assistant.message("help", language)
+    user = update.effective_user
+    if context.services.is_staff(user.id if user else None):  # staff also see theirs
+        text += "\n\n" + assistant.message("help_staff", language)
+    await send(update, Reply(text, language))
 
 
 async def choose_from_menu(update: Update, context: BotContext, pressed: Callback) -> None:
@@ -48,7 +51,7 @@ async def choose_from_menu(update: Update, context: BotContext, pressed: Callbac
     if pressed.value == "ask":
         await send(update, assistant.fixed("ask_prompt", language))
     elif pressed.value == "eligibility":
-        await send(update, assistant.interim("eligibility_coming", language))
+        await eligibility.begin(update, context, language)
     elif pressed.value == "sessions":
         await sessions.show_listing(update, context, language)
     elif pressed.value == "announcements":
@@ -65,4 +68,3 @@ BUTTONS = {"menu": choose_from_menu}
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(CommandHandler("start", welcome))
     application.add_handler(CommandHandler("help", show_help))
-    application.add_handler(CommandHandler("eligibility", show_eligibility))

@@ -3,6 +3,9 @@ through the outbox (with Telegram refusing some), progress, /broadcasts and stop
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from collections import Counter
 from datetime import timedelta
 
@@ -10,10 +13,13 @@ from sqlalchemy import func, select
 
 from bot import broadcasts
 from bot.clock import FrozenClock
-from bot.config import Settings
+from bot.config import PROJECT_ROOT, Settings
+from bot.memory_api import MemoryBotApi
+from bot.memory_http import MemoryHttpServer
 from bot.models import Broadcast, OutboxMessage
-from tests.conftest import STAFF_ID
+from tests.conftest import STAFF_ID, make_settings
 from tests.harness import Harness, Person, running_bot, visible
+from tests.test_outbox_reliability import kill_when
 from tests.test_sessions import new_session, register
 
 HEADER_FR = "Annonce de l'équipe DATAide"
@@ -375,3 +381,71 @@ async def test_counts_come_from_the_outbox(bot: Harness) -> None:
     await bot.drain()
     [progress] = await broadcasts.recent(bot.services.sessions)
     assert (progress.remaining, progress.sent, progress.status) == (0, 3, "done")
+
+
+async def test_help_lists_staff_commands_to_staff_only(bot: Harness) -> None:
+    replies = await bot.user(STAFF_ID).say("/help")
+    assert "/broadcast – envoyer une annonce" in visible(replies[0])
+    replies = await bot.user(5).say("/help")
+    assert "/broadcast" not in visible(replies[0])
+
+
+async def test_a_broadcast_killed_mid_way_resumes_without_loss(
+    database_url: str, clock: FrozenClock
+) -> None:
+    """SIGKILL the process sending a broadcast; the next one finishes it: nobody is missed,
+    and only what was in flight at the kill (Telegram had it, the row was not yet marked)
+    can go twice. The summary is sent once."""
+    settings = make_settings(database_url)
+    api = MemoryBotApi(token="123456:TEST", global_rate=30, per_chat_rate=1)
+    chats = range(2001, 2041)
+    async with running_bot(settings, clock, api) as bot:
+        await people(bot, chats)
+        staff = bot.user(STAFF_ID)
+        await prepare(staff, "Tout le monde", "Annonce")
+        await staff.press("✅ Envoyer à 41 personne(s)")
+    before = api.sent_count
+    async with MemoryHttpServer(api) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.test_outbox_reliability",
+            database_url,
+            server.base_url,
+            cwd=PROJECT_ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output = await kill_when(process, api, lambda: api.sent_count >= before + 12)
+        assert process.returncode == -signal.SIGKILL, output
+    got_before_restart = {chat for chat in chats if received_by(api, chat)}
+    assert 0 < len(got_before_restart) < len(chats), "the kill did not come mid-way"
+    clock.advance(timedelta(minutes=2))  # the dead process's leases run out
+    async with running_bot(settings, clock, api) as bot:
+        await bot.drain()
+        counts = Counter(len(received_by(api, chat)) for chat in chats)
+        assert counts[0] == 0, "someone never got the announcement"
+        assert counts[1] >= len(chats) - 5, f"sent twice beyond the messages in flight: {counts}"
+        assert max(counts) <= 2
+        summaries = [m for m in api.bot_messages(STAFF_ID) if "terminée" in (m.text or "")]
+        assert len(summaries) == 1
+
+
+def received_by(api: MemoryBotApi, chat_id: int) -> list[str]:
+    return [m.text or "" for m in api.bot_messages(chat_id) if "📣" in (m.text or "")]
+
+
+async def test_stats_count_the_broadcasts_and_their_messages(bot: Harness) -> None:
+    await people(bot, range(401, 404))
+    bot.api.block(403)
+    staff = bot.user(STAFF_ID)
+    replies = await staff.say("/stats")
+    assert "Annonces (30 derniers jours) : 0" in visible(replies[0])
+    await prepare(staff, "Tout le monde", "Annonce")
+    await staff.press("✅ Envoyer à 4 personne(s)")
+    await bot.drain()
+    replies = await staff.say("/stats")
+    assert (
+        "Annonces (30 derniers jours) : 1, soit 3 messages envoyés, 0 échecs, "
+        "1 personnes injoignables"
+    ) in visible(replies[0])

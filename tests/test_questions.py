@@ -217,3 +217,21 @@ async def test_every_question_is_logged_with_whether_it_was_answered(bot: Harnes
     ]
     assert [rows[0].best_entry, rows[2].best_entry] == ["cost", "thanks"]
     assert all(r.person_id == 19 and r.language == "fr" for r in rows)
+
+
+async def test_a_question_of_someone_who_just_erased_their_data_is_kept_without_them(
+    bot: Harness,
+) -> None:
+    """Another process may still know a person for a minute after /forget: their question
+    is logged anonymously, and the rest of its batch is not lost."""
+    from bot.questions import LoggedQuestion
+
+    await bot.user(1).say("c'est gratuit?")
+    writer = bot.services.question_log
+    now = bot.services.clock.now()
+    for person in (1, 424242):  # 424242 never wrote, or was just erased
+        writer.add(LoggedQuestion(person, f"question de {person}", "fr", "cost", 0.9, True, now))
+    await writer.flush()
+    logged = {q.text: q.person_id for q in await bot.logged_questions()}
+    assert logged["question de 1"] == 1
+    assert logged["question de 424242"] is None

@@ -382,10 +382,11 @@ async def test_stats_show_registrations_per_upcoming_session(bot: Harness) -> No
     [reply] = await bot.user(STAFF_ID).say("/stats")
     lines = visible(reply).splitlines()
     start = lines.index("📅 Séances à venir (inscrites / en attente / places) :")
-    assert lines[start + 1 :] == [
+    assert lines[start + 1 : start + 3] == [
         "• jeudi 3 décembre, 14 h : 1 / 1 / 1",
         "• jeudi 10 décembre, 14 h : 0 / 0 / 12",
     ]
+    assert lines[start + 3].startswith("📣 Annonces"), "then the broadcasts, no other session"
 
 
 async def test_stats_in_english_for_an_english_speaking_staff_member(bot: Harness) -> None:
