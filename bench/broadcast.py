@@ -58,7 +58,7 @@ class Result:
     backend: str
     recipients: int
     confirm_seconds: float  # the Send press: 10 000 outbox rows written in one transaction
-    wall: float  # rows queued -> summary sent to the staff member
+    wall: float  # Send pressed -> summary sent to the staff member
     first_to_last: float
     queued_to_first: float
     accepted: dict[int, int]
@@ -113,10 +113,9 @@ async def run(url: str, count: int, blocked_share: float) -> Result:
             await feed(app, api.user_message(staff, "/broadcast"))
             await press(app, api, staff, "Tout le monde")
             await feed(app, api.user_message(staff, "Nouvelle cohorte : inscriptions ouvertes !"))
-            pressed = time.monotonic()
+            started = time.monotonic()  # the staff member's confirmation
             await press(app, api, staff, "✅")
-            started = time.monotonic()  # the rows are queued: delivery starts now
-            confirmed = started - pressed
+            confirmed = time.monotonic() - started
             [item] = await broadcasts.recent(services.sessions, 1)
             while item.status == broadcasts.SENDING:
                 await asyncio.sleep(0.2)
@@ -192,8 +191,8 @@ async def main_async(url: str | None, count: int, shares: list[float]) -> None:
         print(f"summary sent to staff: {result.summary!r}", flush=True)
     print(f"database: {backend} ({'temporary file' if url is None else url})\n")
     headers = [
-        "blocked (unknown to the bot)", "recipients", "Send press", "wall (queued → summary)",
-        "queued → first / first → last / last → summary", "floor = recipients / 30",
+        "blocked (unknown to the bot)", "recipients", "Send press", "wall (Send → summary)",
+        "Send → first / first → last / last → summary", "floor = recipients / 30",
         "wall / floor (goal ≤ 1.05)",
         "sent / unreachable / failed",
         "lost", "duplicated", "429s / flood waits", "progress edits", "peak RSS",
@@ -203,9 +202,9 @@ async def main_async(url: str | None, count: int, shares: list[float]) -> None:
         "\nnotes: the staff member's /broadcast, audience button, text and Send press go "
         "through the real Application; the sender and the progress watcher run in the "
         "background as in production (bot.app.start, send_in_background=True), with the "
-        "process's one SendBudget (SEND_RATE, 29/s). Wall time runs from the moment the Send "
-        "press has queued the rows to the broadcast marked done (its summary sent); the press "
-        "itself (rows written, progress message sent) is the 'Send press' column. Lost = a "
+        "process's one SendBudget (SEND_RATE, 29/s). Wall time runs from the Send press (rows "
+        "written, progress message sent: the 'Send press' column) to the broadcast marked "
+        "done (its summary sent). Lost = a "
         "reachable person with no message; duplicated = anyone with more than one."
     )
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+
+WINDOW_MARGIN = 0.01  # seconds: Telegram counts arrivals, which jitter a little
 
 
 class SendBudget:
@@ -28,6 +31,7 @@ class SendBudget:
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_last: dict[int, float] = {}
+        self._recent: deque[float] = deque(maxlen=max(1, int(rate)))  # last second's slots
 
     @property
     def paused_until(self) -> float:
@@ -42,15 +46,23 @@ class SendBudget:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def take(self) -> None:
-        """Wait for the next free slot. A pause that starts while waiting is honoured."""
+        """Wait for the next free slot. A pause that starts while waiting is honoured, and
+        so is the window: slots handed out late (the event loop was busy) must not bunch
+        up into more than `rate` messages within one second."""
         while True:
             now = time.monotonic()
             at = max(now, self._next_slot, self._paused_until)
             self._next_slot = at + 1.0 / self.rate
             if at > now:
                 await asyncio.sleep(at - now)
-            if self._paused_until <= time.monotonic():
-                return
+            if self._paused_until > time.monotonic():
+                continue
+            if len(self._recent) == self._recent.maxlen:
+                wait = self._recent[0] + 1.0 + WINDOW_MARGIN - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._recent.append(time.monotonic())
+            return
 
     def sent_to(self, chat_id: int) -> None:
         """Note a message to this chat, so the outbox spaces its next one to it (a staff
