@@ -46,6 +46,9 @@ bench: $(STAMP)
 	$(PY) -m bench.reminders
 	$(PY) -m bench.registrations
 	$(PY) -m bench.reports
+	$(PY) -m bench.startup $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+	@if [ -n "$(BENCH_DATABASE_URL)" ]; then $(PY) -m bench.webhook --database-url "$(BENCH_DATABASE_URL)"; \
+	else echo "bench.webhook skipped: set BENCH_DATABASE_URL (PostgreSQL, name containing 'bench')"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,16 +1,16 @@
-"""Command line: `python -m bot run | chat | kb check | eval | db upgrade`."""
+"""Command line: `python -m bot run | chat | health | kb check | eval | db upgrade`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,12 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    _configure_logging(args.verbose)
     try:
         settings = Settings()
     except ValidationError as exc:
         print(f"Configuration error:\n{exc}", file=sys.stderr)
         return 2
+    configure_logging(verbose=args.verbose, log_format=settings.log_format)
     command: str = args.command
     if command == "kb":
         return _kb_check(settings)
@@ -40,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "run":
         from bot.runner import run_bot
 
-        return run_bot(settings)
+        return run_bot(settings, args.mode)
+    if command == "health":
+        return asyncio.run(_health(settings, as_json=args.json, server=args.server))
     parser.print_help()
     return 2
 
@@ -49,7 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="DATAide assistant")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run on Telegram (long polling, or webhook if WEBHOOK_URL)")
+    run = commands.add_parser(
+        "run", help="run on Telegram (long polling, or webhook if WEBHOOK_URL)"
+    )
+    modes = run.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--polling", dest="mode", action="store_const", const="polling", default="auto",
+        help="long polling even if WEBHOOK_URL is set (Procfile worker)",
+    )  # fmt: skip
+    modes.add_argument(
+        "--webhook", dest="mode", action="store_const", const="webhook",
+        help="webhook mode; fails if WEBHOOK_URL is unset (Procfile web)",
+    )  # fmt: skip
+    health = commands.add_parser("health", help="check the database and the outbox backlog")
+    health.add_argument("--json", action="store_true", help="print the /healthz JSON")
+    health.add_argument(
+        "--server", action="store_true", help="also ask this machine's /healthz on PORT"
+    )
     chat = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
     chat.add_argument("--no-demo", action="store_true", help="don't add demo data")
     kb = commands.add_parser("kb", help="knowledge base tools")
@@ -64,18 +82,6 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     return parser
-
-
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Request URLs contain the bot token: keep the HTTP client's logger quiet.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    if not verbose:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _kb_check(settings: Settings) -> int:
@@ -138,6 +144,26 @@ async def _db_upgrade(settings: Settings) -> int:
         await engine.dispose()
     print("Database is up to date.")
     return 0
+
+
+async def _health(settings: Settings, *, as_json: bool, server: bool) -> int:
+    """Exit 0 when the database answers (and, with --server, the local /healthz says ok)."""
+    import json
+
+    from bot.clock import SystemClock
+    from bot.db import create_engine
+    from bot.health import check, probe_server
+
+    engine = create_engine(settings.database_url)
+    try:
+        found = await check(engine, SystemClock().now())
+    finally:
+        await engine.dispose()
+    if server:
+        found.extra["server"] = await probe_server(settings.port)
+    healthy = found.ok and (not server or found.extra["server"] == "ok")
+    print(json.dumps(found.as_json()) if as_json else "\n".join(found.lines()))
+    return 0 if healthy else 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from bot.db import create_engine, session_factory
 from bot.dialogues import Dialogues
 from bot.infosessions import NewSession
 from bot.kb_schema import DeclaredSession
+from bot.leadership import Leadership
 from bot.migrate import upgrade
 from bot.people import People
 from bot.questions import QuestionLogWriter
@@ -140,7 +141,9 @@ async def start(application: BotApplication, *, send_in_background: bool = True)
 
     services.watcher = watcher_for(application)
     if send_in_background:
-        services.sender.start()
+        # Several processes on one PostgreSQL database: one sends at a time (bot.leadership).
+        services.leadership = Leadership(services.engine, services.sender)
+        services.leadership.start()
         services.watcher.start()
         if application.job_queue is not None:  # its ticker; the sweep itself is bot.retention
             application.job_queue.run_repeating(
@@ -202,6 +205,8 @@ async def stop_sending(application: BotApplication) -> None:
     services: Services = application.bot_data["services"]
     if services.watcher is not None:
         await services.watcher.stop()
+    if services.leadership is not None:
+        await services.leadership.stop()  # stops the sender, then gives up the lock
     if services.sender is not None:
         await services.sender.stop()
 
@@ -210,6 +215,8 @@ async def close_services(services: Services) -> None:
     """Stop sending (claimed rows go back), write what is still queued, close the database."""
     if services.watcher is not None:
         await services.watcher.stop()
+    if services.leadership is not None:
+        await services.leadership.stop()  # stops the sender, then gives up the lock
     if services.sender is not None:
         await services.sender.stop()
     await services.question_log.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, alias="WEBHOOK_SECRET")
-    port: int = Field(default=8080, alias="PORT")
+    port: int = Field(default=8080, ge=0, le=65535, alias="PORT")  # 0: any free port
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
 
     @field_validator("staff_ids", mode="before")
     @classmethod
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def timezone(self) -> ZoneInfo:

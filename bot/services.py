@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import SessionFactory
 from bot.dialogues import Dialogues
+from bot.leadership import Leadership
 from bot.people import People
 from bot.questions import QuestionLogWriter
 from bot.send_budget import SendBudget
@@ -35,6 +36,7 @@ class Services:
     budget: SendBudget
     sender: OutboxSender | None = None  # set at start: it needs the Telegram bot
     watcher: BroadcastWatcher | None = None  # likewise: it edits staff progress messages
+    leadership: Leadership | None = None  # `python -m bot run`: which process sends
     bot_username: str = field(default="")
 
     def is_staff(self, user_id: int | None) -> bool:
@@ -51,8 +53,11 @@ class Services:
         )
 
     def outbox_changed(self) -> None:
-        """Rows were queued that may be due now: wake the sender instead of waiting for it."""
-        if self.sender is not None:
+        """Rows were queued that may be due now: wake the sender instead of waiting for it
+        (in whichever process sends, when several share the database)."""
+        if self.leadership is not None:
+            self.leadership.wake()
+        elif self.sender is not None:
             self.sender.wake()
 
     def reload_knowledge(self) -> None:
