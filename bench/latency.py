@@ -322,7 +322,7 @@ def measure(case: Case, synonyms: Sequence[Sequence[str]], rounds: int) -> list[
     phrasings = sum(len(e.phrasings.fr) + len(e.phrasings.en) for e in entries.values())
     top_word = top_word_share(matcher, entries, SEED)
     query_sets = {
-        "eval questions": [q.q for q in load_questions()],
+        "eval questions": [q.q for q in load_questions() if q.split != "blind"],
         "own phrasings + 1 typo": typo_queries(entries, SEED + len(entries)),
     }
     rows: list[list[str]] = []

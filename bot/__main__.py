@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb.add_argument("action", choices=["check"])
     evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
-    evaluation.add_argument("--split", choices=["dev", "test", "holdout", "all"], default="all")
+    evaluation.add_argument(
+        "--split", choices=["dev", "test", "holdout", "blind", "all"], default="all"
+    )
     evaluation.add_argument("--threshold", type=float, default=None)
     evaluation.add_argument("--details", action="store_true", help="list every mistake")
     evaluation.add_argument("--explain", metavar="QUESTION", help="show how one question is read")
@@ -93,7 +95,7 @@ def _kb_check(settings: Settings) -> int:
 def _eval(
     settings: Settings, split: str, threshold: float | None, details: bool, explain: str | None
 ) -> int:
-    from bot.evaluate import evaluate, format_report, load_questions
+    from bot.evaluate import available_splits, evaluate, format_report, load_questions
     from bot.knowledge import KnowledgeError, load_knowledge
     from bot.matcher import DEFAULT_THRESHOLD, Matcher
 
@@ -115,7 +117,11 @@ def _eval(
         match = matcher.match(text)
         return match.entry_id if match.confident else None
 
-    for name in ["dev", "test", "holdout"] if split == "all" else [split]:
+    names = available_splits() if split == "all" else [split]
+    if not set(names) <= set(available_splits()):
+        print(f"No labelled questions in split {split!r} (eval/{split}.yaml is not there).")
+        return 1
+    for name in names:
         report = evaluate(predict, load_questions(split=name))
         print(
             format_report(

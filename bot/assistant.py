@@ -168,7 +168,8 @@ class Assistant:
         )
 
     def unsure(self, match: Match, language: str) -> Reply:
-        """Say so plainly, offer the closest topics, and always a person.
+        """Say so plainly, offer the closest topics (topped up with the most asked ones
+        when fewer than three are close at all), and always a person.
 
         The person button carries no question id: the hand-off acts on the presser's own
         latest question, so forged data cannot reach someone else's.
@@ -179,8 +180,11 @@ class Assistant:
                 self.knowledge.title(entry_id, language),
                 callbacks.encode("faq", entry_id, language),
             )
-            for entry_id in (closest or FALLBACK_SUGGESTIONS)[:3]
-            if entry_id in self.knowledge.entries
+            for entry_id in [
+                e
+                for e in dict.fromkeys([*closest, *FALLBACK_SUGGESTIONS])
+                if e in self.knowledge.entries
+            ][:3]
         ]
         key = "not_sure" if suggestions else "not_sure_no_suggestion"
         person = Button(

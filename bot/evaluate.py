@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.config import PROJECT_ROOT
 
 EVAL_DIR = PROJECT_ROOT / "eval"
-SPLITS = ("dev", "test", "holdout")
+# dev and test tuned the matcher; holdout was tuned on too from the lexicon commit on;
+# blind (eval/blind.yaml, when present) was written from the seeds alone and never seen.
+SPLITS = ("dev", "test", "holdout", "blind")
 Predictor = Callable[[str], str | None]
 
 
@@ -39,13 +41,20 @@ def load_questions(folder: Path = EVAL_DIR, split: str | None = None) -> list[La
     """The labelled questions of every file in eval/, or one split of them.
 
     `dev` and `test` were used to tune the matcher and write the knowledge base; `holdout`
-    was written later, by someone who saw neither, and is never tuned on.
+    was written later by someone who saw neither, and was looked at (so tuned on) from the
+    lexicon commit on; `blind`, when eval/blind.yaml is there, has never been looked at.
     """
     questions: list[LabelledQuestion] = []
     for path in sorted(folder.glob("*.yaml")):
         data = _EvalFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         questions += data.questions
     return [q for q in questions if split in (None, "all", q.split)]
+
+
+def available_splits(folder: Path = EVAL_DIR) -> list[str]:
+    """The splits that have questions: the known ones in order, then any other."""
+    present = {q.split for q in load_questions(folder)}
+    return [s for s in SPLITS if s in present] + sorted(present - set(SPLITS))
 
 
 @dataclass(frozen=True)

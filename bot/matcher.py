@@ -1,13 +1,16 @@
 """Which knowledge entry a question is about, and how sure we are.
 
 Each question is reduced to weighted word stems (see bot.text) and compared with every
-phrasing of every entry through an inverted index, so the cost grows with the words a
-question shares with the base, not with the size of the base. The score of a phrasing is
-the geometric mean of two coverages weighted by word rarity (IDF): how much of the
-question the phrasing explains, and how much of the phrasing the question contains.
-Words the base has never seen count against the question, which is what lets the bot
-decline "bourse d'études universitaires" while it answers "bourse?". Long messages are
-also scored sentence by sentence, so context about an organisation does not drown the
+phrasing of every entry through an inverted index held as numpy arrays, so the cost grows
+with the words a question shares with the base, not with the size of the base. The score of
+a phrasing is the geometric mean of two coverages weighted by word rarity (IDF): how much of
+the question the phrasing explains, and how much of the phrasing the question contains.
+Words the base has never seen count against the question, by how rare they are in everyday
+French and English (bot.lexicon): `université` or a non-word weighs a lot, `someone` little.
+That is what lets the bot decline "bourse d'études universitaires" while it answers
+"bourse?". Words that name another subject (another school, a job, a tax receipt, the
+weather: the `hors_sujet` group of knowledge/synonyms.yaml) weigh more still. Long messages
+are also scored sentence by sentence, so context about an organisation does not drown the
 one sentence that asks.
 """
 
@@ -19,18 +22,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.kb_schema import LANGUAGES, Entry
-from bot.text import STOP_WORDS, fold, sentences, stem
+from bot.lexicon import zipf, zipf_table
+from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
 
 DEFAULT_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
-PRUNE_FRACTION = 0.8  # candidates that cannot reach this share of the threshold are skipped
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
-UNKNOWN_WORD_FACTOR = 1.6  # weight of a word the base has never seen, times the rarest idf
+UNKNOWN_WORD_FACTOR = 2.0  # weight of a word the base has never seen, times the rarest idf
 MAX_QUERY_CHARS = 2000  # longer messages are cut: nobody's question is in its 3000th character
+# An unknown word weighs by how common it is in everyday French or English (Zipf scale):
+# from the full unknown weight at RARE_ZIPF and below (other subjects, names, non-words) down
+# to COMMON_WEIGHT_SHARE of it at COMMON_ZIPF and above (`suis`, `someone`).
+RARE_ZIPF = 4.5
+COMMON_ZIPF = 7
+COMMON_WEIGHT_SHARE = 0.2
+# Words that say a question is about something else (another school or programme, a job,
+# a donation receipt, the weather…) are read as this word, from knowledge/synonyms.yaml;
+# it weighs OFF_TOPIC_FACTOR times an unknown word, on every sentence of the message.
+OFF_TOPIC = "hors_sujet"
+OFF_TOPIC_FACTOR = 3.0
+TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide score
+PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,12 @@ class _Phrasing:
     entry_id: str
     tokens: frozenset[str]
     weight: float
+
+
+def _same_root(word: str, other: str) -> bool:
+    """Whether two words differ only in their last two letters (an ending, not a typo)."""
+    shorter = min(len(word), len(other))
+    return shorter >= 4 and word[: shorter - 2] == other[: shorter - 2]
 
 
 class Matcher:
@@ -69,6 +92,11 @@ class Matcher:
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
         self._load_synonyms(synonyms)
+        sizes: dict[str, set[int]] = defaultdict(set)
+        for phrase in self._multi:
+            sizes[phrase[0]].add(len(phrase))
+        # Multi-word synonyms by first word, longest first: few lookups per word.
+        self._phrase_sizes = {word: sorted(n, reverse=True) for word, n in sizes.items()}
         self._phrasings: list[_Phrasing] = []
         token_sets: list[tuple[str, frozenset[str]]] = []
         for entry_id, entry in entries.items():
@@ -80,26 +108,44 @@ class Matcher:
                     token_sets.append((entry_id, tokens))
         self._idf = self._compute_idf(token_sets, len(entries))
         self._oov_weight = max(self._idf.values(), default=1.0) * unknown_word_factor
+        self._unknown_weight = lru_cache(maxsize=8192)(self._unknown_weight_uncached)
         smalltalk_tokens = {t for e, ts in token_sets if self._kinds[e] == "smalltalk" for t in ts}
         faq_tokens = {t for e, ts in token_sets if self._kinds[e] != "smalltalk" for t in ts}
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
-        self._entry_postings: dict[str, set[str]] = defaultdict(set)
-        self._entry_tokens: dict[str, set[str]] = defaultdict(set)
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._smalltalk_words = frozenset(smalltalk_tokens)
+        self._entry_ids = list(entries)
+        entry_number = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
+        self._entry_is_smalltalk = np.array(
+            [self._kinds[e] == "smalltalk" for e in self._entry_ids], dtype=bool
+        )
+        postings: dict[str, list[int]] = defaultdict(list)
+        entry_postings: dict[str, set[int]] = defaultdict(set)
         for entry_id, tokens in token_sets:
-            for token in tokens:
-                self._entry_postings[token].add(entry_id)
-                self._entry_tokens[entry_id].add(token)
             index = len(self._phrasings)
             self._phrasings.append(_Phrasing(entry_id, tokens, self._weight(tokens)))
             for token in tokens:
-                self._postings[token].append(index)
-        self._vocabulary = sorted(set(self._postings) | set(self._single) | STOP_WORDS)
+                postings[token].append(index)
+                entry_postings[token].add(entry_number[entry_id])
+        # Inverted index as arrays: a question's cost is the length of its words' posting
+        # lists, added up by numpy rather than by a Python loop.
+        self._postings = {t: np.array(ids, dtype=np.int32) for t, ids in postings.items()}
+        self._entry_postings = {
+            t: np.array(sorted(ids), dtype=np.int32) for t, ids in entry_postings.items()
+        }
+        self._phrasing_entry = np.array(
+            [entry_number[p.entry_id] for p in self._phrasings], dtype=np.int32
+        )
+        self._phrasing_weight = np.array([p.weight for p in self._phrasings], dtype=np.float64)
+        phrase_words = {word for phrase in self._multi for word in phrase if len(word) > 3}
+        self._vocabulary = sorted(
+            set(self._postings) | set(self._single) | STOP_WORDS | phrase_words
+        )
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._vocabulary:
             self._by_length[len(word)].append(word)
         self._known = frozenset(self._vocabulary) | {w for k in self._multi for w in k}
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
+        zipf_table()  # load the word frequencies now, not during someone's first question
 
     # ----------------------------------------------------------------- analysis
 
@@ -118,14 +164,16 @@ class Matcher:
 
     def _analyse(self, text: str, *, correct: bool) -> list[str]:
         """Folded, stemmed, typo-corrected, synonym-mapped words without stop words."""
-        stems = [stem(w) for w in fold(text[:MAX_QUERY_CHARS]).split()]
+        words = read_intents(fold(text[:MAX_QUERY_CHARS])).split()
+        if correct:
+            words = [part for word in words for part in self._split(word)]
+        stems = [stem(w) for w in words]
         if correct:
             stems = [self._correct(s) for s in stems]
         tokens: list[str] = []
         i = 0
-        longest = max((len(k) for k in self._multi), default=0)
         while i < len(stems):
-            for size in range(min(longest, len(stems) - i), 1, -1):
+            for size in self._phrase_sizes.get(stems[i], ()):
                 canonical = self._multi.get(tuple(stems[i : i + size]))
                 if canonical is not None:
                     tokens.append(canonical)
@@ -133,17 +181,28 @@ class Matcher:
                     break
             else:
                 word = stems[i]
-                if word not in STOP_WORDS:
+                if word not in STOP_WORDS and (len(word) > 1 or word.isdigit()):
                     tokens.append(self._single.get(word, word))
                 i += 1
         return tokens
 
-    def _correct_uncached(self, word: str) -> str:
-        """The closest known word for an unknown one: 1 edit from 5 letters, 2 from 8.
+    def _split(self, word: str) -> tuple[str, ...]:
+        """`sadresse` → `s adresse`: an elision typed without its apostrophe."""
+        if word in self._known or zipf(word) or stem(word) in self._known:
+            return (word,)
+        return split_elision(word, lambda rest: stem(rest) in self._known or zipf(rest) >= 3)
 
-        A swap of two letters counts as one edit (`grnat` → `grant`).
+    def _correct_uncached(self, word: str) -> str:
+        """The closest known word for an unknown one: 1 edit from 4 letters, 2 from 8.
+
+        A swap of two letters counts as one edit (`grnat` → `grant`). A real word that is
+        common enough (`commerce`, `université`) is left alone: it is not a typo, and as an
+        unknown word it tells the matcher the question is about something else. A 4-letter
+        non-word is corrected only when one known word alone is one edit away (`trak`).
         """
-        if word in self._known or len(word) < 5 or word.isdigit():
+        if word in self._known or len(word) < 4 or word.isdigit():
+            return word
+        if len(word) == 4 and zipf(word):
             return word
         limit = 2 if len(word) >= 8 else 1
         # Only words within `limit` letters of the same length can be `limit` edits away.
@@ -152,8 +211,22 @@ class Matcher:
             for size in range(len(word) - limit, len(word) + limit + 1)
             for known in self._by_length.get(size, ())
         ]
+        if zipf(word) >= PROTECTED_ZIPF:
+            # A real word may only meet another form of itself (`attended` → `attend`).
+            candidates = [known for known in candidates if _same_root(word, known)]
+        if len(word) == 4:
+            close = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=1, limit=2)
+            return str(close[0][0]) if len(close) == 1 else word
         found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return str(found[0]) if found else word
+
+    def _unknown_weight_uncached(self, word: str) -> float:
+        """A word the base has never seen: heavy when rare (another subject), light when
+        everyday (`suis`, `someone`), see RARE_ZIPF and COMMON_ZIPF."""
+        if word == OFF_TOPIC:
+            return self._oov_weight * OFF_TOPIC_FACTOR
+        share = (COMMON_ZIPF - zipf(word)) / (COMMON_ZIPF - RARE_ZIPF)
+        return self._oov_weight * min(1.0, max(COMMON_WEIGHT_SHARE, share))
 
     @staticmethod
     def _compute_idf(
@@ -167,7 +240,11 @@ class Matcher:
         return {t: math.log(1 + total / len(ids)) for t, ids in entries_with.items()}
 
     def _weight(self, tokens: Iterable[str]) -> float:
-        return sum(self._idf.get(t, self._oov_weight) for t in tokens)
+        return sum(self._word_weight(t) for t in tokens)
+
+    def _word_weight(self, token: str) -> float:
+        idf = self._idf.get(token)
+        return idf if idf is not None else self._unknown_weight(token)
 
     def tokens(self, text: str) -> list[str]:
         """What the matcher sees of a text (for `kb check` and for debugging)."""
@@ -176,82 +253,85 @@ class Matcher:
     # ----------------------------------------------------------------- scoring
 
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """Every entry that shares a word with the question, best first.
+        """Every entry that shares a word with the question, best first."""
+        scores = self._entry_scores(text)
+        order = np.flatnonzero(scores)
+        return self._ranked(scores, order)
+
+    def _ranked(self, scores: np.ndarray, indexes: np.ndarray) -> list[tuple[str, float]]:
+        pairs = [(self._entry_ids[i], float(scores[i])) for i in indexes]
+        return sorted(pairs, key=lambda item: (-item[1], item[0]))
+
+    def _entry_scores(self, text: str) -> np.ndarray:
+        """Every entry's score for the question (an array in entry order).
 
         Topics are scored on the whole message and on each of its sentences; small talk
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
         """
         text = text[:MAX_QUERY_CHARS]
         whole = set(self._analyse(text, correct=True))
+        if all(token.isdigit() for token in whole):
+            return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
         best = self._score(whole, with_smalltalk=True)
         pieces = sentences(text)
+        # A sign of another subject anywhere in the message weighs on every sentence.
+        context = {OFF_TOPIC} & whole
+        seen = [whole]
         for piece in pieces if len(pieces) > 1 else []:
-            for entry_id, score in self._score(set(self._analyse(piece, correct=True))).items():
-                if score > best.get(entry_id, 0.0):
-                    best[entry_id] = score
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+            tokens = set(self._analyse(piece, correct=True)) | context
+            if tokens not in seen:  # "Merci!" alone, or a repeat: nothing new to score
+                seen.append(tokens)
+                np.maximum(best, self._score(tokens), out=best)
+        return best
 
-    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> dict[str, float]:
-        scores = self._score_topics(query - self._smalltalk_only, {"faq"})
-        if with_smalltalk:
-            scores.update(self._score_topics(query, {"smalltalk"}))
+    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> np.ndarray:
+        """Score of every entry (an array in entry order); small talk only if asked."""
+        scores = self._score_words(query - self._smalltalk_only)
+        scores[self._entry_is_smalltalk] = 0.0
+        if with_smalltalk and not query.isdisjoint(self._smalltalk_words):
+            chatter = self._score_words(query)
+            scores[self._entry_is_smalltalk] = chatter[self._entry_is_smalltalk]
         return scores
 
-    def _score_topics(self, tokens: set[str], kinds: set[str]) -> dict[str, float]:
+    def _score_words(self, tokens: set[str]) -> np.ndarray:
         """Best phrasing per entry, or the entry's words as a whole, whichever is higher.
 
-        Words are taken rarest first. Once the weight still to come cannot lift a phrasing
-        (or an entry) that has none of the words seen so far to `PRUNE_FRACTION` of the
-        threshold, no new candidate is admitted: common words only complete the scores of
-        candidates already found. The decision stays exact, and a question full of common
-        words no longer walks half of a large base.
+        A phrasing scores the geometric mean (weighted by `alpha`) of the share of the
+        question it explains and the share of itself the question contains; an entry as a
+        whole scores `beta` times the share of the question found anywhere in it.
         """
-        if not tokens:
-            return {}
-        weights = {t: self._idf.get(t, self._oov_weight) for t in tokens}
+        scores = np.zeros(len(self._entry_ids))
+        weights = {t: self._word_weight(t) for t in tokens}
         query_weight = sum(weights.values())
-        floor = self.threshold * PRUNE_FRACTION
-        phrasing_needs = query_weight * floor ** (1 / self._alpha)
-        entry_needs = query_weight * floor / self._beta if self._beta else math.inf
-        shared: dict[int, float] = defaultdict(float)
-        entry_shared: dict[str, float] = defaultdict(float)
-        remaining = query_weight
-        for token in sorted(tokens, key=lambda t: -weights[t]):
-            weight = weights[token]
-            if remaining >= phrasing_needs:
-                for index in self._postings.get(token, ()):
-                    shared[index] += weight
-            else:
-                for index in shared:
-                    if token in self._phrasings[index].tokens:
-                        shared[index] += weight
-            if remaining >= entry_needs:
-                for entry_id in self._entry_postings.get(token, ()):
-                    entry_shared[entry_id] += weight
-            else:
-                for entry_id in entry_shared:
-                    if token in self._entry_tokens[entry_id]:
-                        entry_shared[entry_id] += weight
-            remaining -= weight
-        scores: dict[str, float] = {}
-        for index, overlap in shared.items():
-            phrasing = self._phrasings[index]
-            if self._kinds[phrasing.entry_id] not in kinds:
-                continue
-            question_part = (overlap / query_weight) ** self._alpha
-            score = question_part * (overlap / phrasing.weight) ** (1 - self._alpha)
-            if score > scores.get(phrasing.entry_id, 0.0):
-                scores[phrasing.entry_id] = score
-        for entry_id, overlap in entry_shared.items():
-            if self._kinds[entry_id] in kinds:
-                whole_entry = self._beta * overlap / query_weight
-                if whole_entry > scores.get(entry_id, 0.0):
-                    scores[entry_id] = whole_entry
-        return scores
+        found = [t for t in tokens if t in self._postings]
+        if not found or query_weight <= 0:
+            return scores
+        phrasings = np.concatenate([self._postings[t] for t in found])
+        phrasing_weights = np.repeat(
+            [weights[t] for t in found], [len(self._postings[t]) for t in found]
+        )
+        shared = np.bincount(phrasings, phrasing_weights, minlength=len(self._phrasings))
+        candidates = np.flatnonzero(shared)
+        overlap = shared[candidates]
+        alpha = self._alpha
+        phrasing_scores = (overlap / query_weight) ** alpha * (
+            overlap / self._phrasing_weight[candidates]
+        ) ** (1 - alpha)
+        np.maximum.at(scores, self._phrasing_entry[candidates], phrasing_scores)
+        entries = np.concatenate([self._entry_postings[t] for t in found])
+        entry_weights = np.repeat(
+            [weights[t] for t in found], [len(self._entry_postings[t]) for t in found]
+        )
+        whole = self._beta * np.bincount(entries, entry_weights, minlength=len(scores))
+        whole /= query_weight
+        # On a tie, the entry with the closer single phrasing goes first.
+        return np.where(whole > scores, whole + TIE_BREAK * scores, scores)
 
     def match(self, text: str) -> Match:
         """The verdict: an entry to answer with, or not sure with the closest suggestions."""
-        ranked = self.rank(text)
+        scores = self._entry_scores(text)
+        top = np.argpartition(-scores, 3)[:3] if len(scores) > 3 else np.arange(len(scores))
+        ranked = self._ranked(scores, top[scores[top] > 0])
         if not ranked:
             return Match(None, 0.0, False, ())
         best_id, best_score = ranked[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 APOSTROPHES = "'’‘`´ʼ"
@@ -42,7 +43,9 @@ STOP_WORDS = frozenset(
     not of on or our please pls so some tell than that the their them then there these they
     thing things this those to too u up us was we were what whats which will with would
     ya yes you your yours want wanted wondering wonder need needs get got im i'm id ill
-    youre
+    youre bout quick q exactly exactement concretement actually basically
+    suis sommes etes fais faisons hasn isn doesn didn wasn aren weren won wouldn couldn
+    shouldn haven don
     """.split()  # noqa: SIM905 - one long list reads best as words
 )
 
@@ -134,6 +137,44 @@ def stem(word: str) -> str:
     if word.endswith("ee") and len(word) > 5:  # inscrite(s) / inscrites, donnee(s)
         word = word[:-1]
     return word
+
+
+_ELIDED = ("qu", "c", "d", "j", "l", "m", "n", "s", "t")
+
+
+# Question shapes that say what is asked when the words alone do not. Each adds words
+# (read through the synonyms) to the folded text.
+_INTENTS = (
+    # "who is this program for?", "who's it for": the audience, not who runs it.
+    (re.compile(r"\bwho\b(?: \w+){0,5} for$"), "for whom"),
+)
+
+
+# Set phrases whose words would mislead: "quand même" (anyway) is not "when".
+_FILLERS = re.compile(
+    r"\b(?:ca mange quoi en hiver|quand meme|quand on veut|en tout cas|par exemple|au juste"
+    r"|tant qu a moi|anyway|by the way|btw|just wondering|i was wondering|if possible"
+    r"|si possible)\b"
+)
+_IDIOMS = {"ca mange quoi en hiver": "c est quoi"}
+
+
+def read_intents(folded: str) -> str:
+    """The folded text without its misleading set phrases (see _FILLERS), plus the words
+    its question shape stands for (see _INTENTS)."""
+    folded = _FILLERS.sub(lambda found: _IDIOMS.get(found.group(0), " "), folded)
+    extra = [words for pattern, words in _INTENTS if pattern.search(folded)]
+    return " ".join([folded, *extra])
+
+
+def split_elision(word: str, is_word: Callable[[str], bool]) -> tuple[str, ...]:
+    """`sadresse` → (`s`, `adresse`), `quon` → (`qu`, `on`): French elisions typed without
+    the apostrophe, split only when what follows is a word (`is_word`)."""
+    for head in _ELIDED:
+        rest = word[len(head) :]
+        if word.startswith(head) and len(rest) >= 2 and is_word(rest):
+            return (head, rest)
+    return (word,)
 
 
 def sentences(text: str) -> list[str]:

@@ -1,0 +1,133 @@
+"""How the matcher reads what people write: typed as a person would, through the real bot,
+and, for the reading rules themselves, through `Matcher.tokens` on the real knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.evaluate import available_splits, load_questions
+from bot.knowledge import load_knowledge
+from bot.matcher import OFF_TOPIC, Matcher
+from tests.harness import Harness, visible
+
+NOT_SURE_FR = "Je ne suis pas certain de bien comprendre"
+NOT_SURE_EN = "I'm not sure I understand"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    return Matcher(base.entries, base.synonyms)
+
+
+ANSWERED = [
+    # (question, words of the expected answer): forms none of the phrasings is written in
+    pytest.param("cest quoi les prerequis", ["ordinateur", "caméra"], id="elision-no-apostrophe"),
+    pytest.param(
+        "Chu à Rouyn-Noranda, on peut-tu suivre ça à distance?",
+        ["en ligne"],
+        id="quebec-town-as-context",
+    ),
+    pytest.param(
+        "Bonjour! Je coordonne une popote roulante à Joliette, on est six employés. "
+        "Est-ce que notre organisme est admissible?",
+        ["milieu communautaire"],
+        id="organisation-type-and-town",
+    ),
+    pytest.param("What is the leadership trak about?", ["leadership"], id="four-letter-typo"),
+    pytest.param(
+        "I never attended the webinar, can I still sign up for leadership?",
+        ["webinar"],
+        id="english-inflection",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "words"), ANSWERED)
+async def test_everyday_forms_get_the_right_answer(
+    bot: Harness, question: str, words: list[str]
+) -> None:
+    person = bot.user(40)
+    replies = await person.say(question)
+    assert len(replies) == 1
+    answer = visible(replies[0])
+    assert NOT_SURE_FR not in answer, answer
+    assert NOT_SURE_EN not in answer, answer
+    for word in words:
+        assert word in answer, f"{word!r} missing from the answer to {question!r}: {answer!r}"
+
+
+DECLINED = [
+    pytest.param("Je cherche une bourse d'études pour l'université de mon fils", id="scholarship"),
+    pytest.param("Est-ce que le cours de leadership du cégep coûte cher?", id="other-school"),
+    pytest.param("How do I get a tax receipt for my donation?", id="tax-receipt"),
+    pytest.param("Centraide embauche-tu? Je cherche un emploi", id="job"),
+    pytest.param("Va-tu faire beau demain? La météo annonce de la pluie", id="weather"),
+    pytest.param("¿Cuánto cuesta el programa de liderazgo?", id="spanish"),
+    pytest.param("qwpoeiru zxmvnb", id="gibberish"),
+    pytest.param("2+2", id="numbers-only"),
+    pytest.param(
+        "Bonjour, je suis à Sherbrooke. Je cherche une formation en leadership à "
+        "l'université. Elle commence quand?",
+        id="other-school-in-another-sentence",
+    ),
+]
+
+
+@pytest.mark.parametrize("question", DECLINED)
+async def test_other_subjects_are_declined_not_answered(bot: Harness, question: str) -> None:
+    person = bot.user(41)
+    replies = await person.say(question)
+    assert len(replies) == 1
+    assert person.buttons()[-1].startswith("🙋")
+    assert any(phrase in visible(replies[0]) for phrase in (NOT_SURE_FR, NOT_SURE_EN)), visible(
+        replies[0]
+    )
+
+
+def test_a_real_word_is_not_corrected_into_a_knowledge_word(matcher: Matcher) -> None:
+    # `commerce` is one edit from `commence`, `université` two from `diversité`.
+    assert "commence" not in matcher.tokens("commerce équitable")
+    assert "diversite" not in matcher.tokens("universite")
+    # … while a non-word still is, and an inflected form meets its root.
+    assert "bourse" in matcher.tokens("bource")
+    assert matcher.tokens("participated") == matcher.tokens("participate") == ["participer"]
+
+
+def test_elision_is_split_only_when_the_rest_is_a_word(matcher: Matcher) -> None:
+    assert matcher.tokens("sadresse") == matcher.tokens("s'adresse")
+    assert matcher.tokens("linscription") == matcher.tokens("l'inscription")
+    assert matcher.tokens("dynamo") == ["dynamo"]  # d + ynamo: not split
+
+
+def test_misleading_set_phrases_are_not_read_word_by_word(matcher: Matcher) -> None:
+    assert "date" not in matcher.tokens("je peux quand même participer?")
+    assert "date" in matcher.tokens("c'est quand?")
+    assert "audience" in matcher.tokens("who is it for?")
+    assert "audience" in matcher.tokens("who is this program for")
+
+
+def test_off_topic_word_weighs_on_every_sentence(matcher: Matcher) -> None:
+    assert OFF_TOPIC in matcher.tokens("à l'école")
+    alone = matcher.match("Elle commence quand la prochaine cohorte?")
+    assert alone.confident
+    elsewhere = matcher.match("Ma fille est à l'école. Elle commence quand la prochaine cohorte?")
+    assert not elsewhere.confident
+    assert elsewhere.score < alone.score
+
+
+def test_blind_split_is_offered_when_its_file_is_there(tmp_path: Path) -> None:
+    (tmp_path / "questions.yaml").write_text(
+        'questions:\n  - {q: "prix?", lang: fr, expect: cost, split: dev}\n', encoding="utf-8"
+    )
+    assert available_splits(tmp_path) == ["dev"]
+    (tmp_path / "blind.yaml").write_text(
+        'questions:\n  - {q: "bourse?", lang: fr, expect: grants, split: blind}\n'
+        '  - {q: "meteo?", lang: fr, expect: null, split: blind}\n',
+        encoding="utf-8",
+    )
+    assert available_splits(tmp_path) == ["dev", "blind"]
+    assert [q.q for q in load_questions(tmp_path, split="blind")] == ["bourse?", "meteo?"]
