@@ -9,6 +9,7 @@ restart in between loses nothing either.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -61,14 +62,15 @@ async def _ask_audience(update: Update, context: BotContext, language: str) -> N
     services = context.services
     assistant = services.assistant
 
+    everyone = await broadcasts.recipients(services.sessions, Audience("all"))
+    spoken = Counter(person.language for person in everyone)
+    counted = (
+        ("broadcast_audience_all", Audience("all"), len(everyone)),
+        ("broadcast_audience_fr", Audience("lang", language="fr"), spoken["fr"]),
+        ("broadcast_audience_en", Audience("lang", language="en"), spoken["en"]),
+    )
     buttons = (
-        await audience_button(services, "broadcast_audience_all", Audience("all"), language),
-        await audience_button(
-            services, "broadcast_audience_fr", Audience("lang", language="fr"), language
-        ),
-        await audience_button(
-            services, "broadcast_audience_en", Audience("lang", language="en"), language
-        ),
+        *(audience_button(services, key, who, count, language) for key, who, count in counted),
         Button(
             assistant.message("broadcast_audience_session", language),
             callbacks.encode("cast", "sessions", language),
@@ -144,23 +146,17 @@ async def _ask_waitlist(
     if view is None or view.cancelled:
         await send(update, assistant.fixed("button_expired", language))
         return
-    buttons = (
-        await audience_button(
-            services,
-            "broadcast_session_confirmed",
-            Audience("session", session_id=view.id),
-            language,
-        ),
-        await audience_button(
-            services,
-            "broadcast_session_waitlist",
-            Audience("session", session_id=view.id, waitlist=True),
-            language,
-        ),
-    )
+    buttons = []
+    for key, waitlist in (
+        ("broadcast_session_confirmed", False),
+        ("broadcast_session_waitlist", True),
+    ):
+        audience = Audience("session", session_id=view.id, waitlist=waitlist)
+        count = len(await broadcasts.recipients(services.sessions, audience))
+        buttons.append(audience_button(services, key, audience, count, language))
     when = services.session_text().when(view.starts_at, language)
     reply = assistant.fixed_with("broadcast_session_which", language, when=when)
-    await send(update, Reply(reply.text, language, buttons))
+    await send(update, Reply(reply.text, language, tuple(buttons)))
 
 
 async def _chose_audience(
@@ -364,11 +360,10 @@ async def _stop_action(
 # ---------------------------------------------------------------------- wording
 
 
-async def audience_button(
-    services: Services, key: str, audience: Audience, language: str
+def audience_button(
+    services: Services, key: str, audience: Audience, count: int, language: str
 ) -> Button:
     """A choice of audience, with how many people it reaches now."""
-    count = len(await broadcasts.recipients(services.sessions, audience))
     return Button(
         services.assistant.message(key, language, count=str(count)),
         callbacks.encode("cast", f"aud-{audience.key}", language),
