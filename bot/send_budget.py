@@ -53,18 +53,21 @@ class SendBudget:
         up into more messages within one second than Telegram allows."""
         while True:
             now = time.monotonic()
-            at = max(now, self._next_slot, self._paused_until)
+            at = max(now, self._next_slot, self._paused_until, self._window_free())
             self._next_slot = at + 1.0 / self.rate
             if at > now:
                 await asyncio.sleep(at - now)
-            if self._paused_until > time.monotonic():
-                continue
-            if len(self._recent) == self._recent.maxlen:
-                wait = self._recent[0] + 1.0 + WINDOW_MARGIN - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            self._recent.append(time.monotonic())
-            return
+            # Checked again on waking: a 429, or another taker, may have come in meanwhile.
+            now = time.monotonic()
+            if self._paused_until <= now and self._window_free() <= now:
+                self._recent.append(now)
+                return
+
+    def _window_free(self) -> float:
+        """When the window lets one more message in (0 while it is not full)."""
+        if len(self._recent) < (self._recent.maxlen or 0):
+            return 0.0
+        return self._recent[0] + 1.0 + WINDOW_MARGIN
 
     def sent_to(self, chat_id: int) -> None:
         """Note a message to this chat, so the outbox spaces its next one to it (a staff
