@@ -31,12 +31,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         return
     url = os.environ["TEST_DATABASE_URL"]
+    await empty_schema(url)
+    yield url
+
+
+async def empty_schema(url: str) -> None:
+    """Drop every table of a PostgreSQL database (tests then migrate it afresh)."""
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
-    yield url
 
 
 @pytest.fixture

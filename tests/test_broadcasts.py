@@ -3,9 +3,6 @@ through the outbox (with Telegram refusing some), progress, /broadcasts and stop
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import sys
 from collections import Counter
 from datetime import timedelta
 
@@ -13,13 +10,12 @@ from sqlalchemy import func, select
 
 from bot import broadcasts
 from bot.clock import FrozenClock
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.memory_api import MemoryBotApi
-from bot.memory_http import MemoryHttpServer
 from bot.models import Broadcast, OutboxMessage
 from tests.conftest import STAFF_ID, make_settings
 from tests.harness import Harness, Person, running_bot, visible
-from tests.test_outbox_reliability import kill_when
+from tests.test_outbox_reliability import sender_killed_when
 from tests.test_sessions import new_session, register
 
 HEADER_FR = "Annonce de l'équipe DATAide"
@@ -405,19 +401,7 @@ async def test_a_broadcast_killed_mid_way_resumes_without_loss(
         await prepare(staff, "Tout le monde", "Annonce")
         await staff.press("✅ Envoyer à 41 personne(s)")
     before = api.sent_count
-    async with MemoryHttpServer(api) as server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.test_outbox_reliability",
-            database_url,
-            server.base_url,
-            cwd=PROJECT_ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output = await kill_when(process, api, lambda: api.sent_count >= before + 12)
-        assert process.returncode == -signal.SIGKILL, output
+    await sender_killed_when(database_url, api, lambda: api.sent_count >= before + 12)
     got_before_restart = {chat for chat in chats if received_by(api, chat)}
     assert 0 < len(got_before_restart) < len(chats), "the kill did not come mid-way"
     clock.advance(timedelta(minutes=2))  # the dead process's leases run out

@@ -273,6 +273,19 @@ async def test_sender_process_killed_mid_batch_duplicates_at_most_what_was_in_fl
     have_written(api, chats)
     async with database(database_url) as db:
         await outbox.enqueue(db.sessions, [notice(chat) for chat in chats], NOW)
+    await sender_killed_when(database_url, api, lambda: api.sent_count >= 12)
+    state = await restart_after_kill(database_url, api, clock, chats)
+    assert state.queued == set(), "a killed process hands nothing back"
+    # Rows are recorded one by one as Telegram answers (at 29 a second, a few at most are
+    # unrecorded at any instant), not at the end of the batch (12 or more by now).
+    assert len(state.window) <= 5, f"{len(state.window)} sent but unrecorded at the kill"
+
+
+async def sender_killed_when(
+    database_url: str, api: MemoryBotApi, condition: Callable[[], bool]
+) -> None:
+    """Start a sender process draining the outbox of `database_url` on `api` over real HTTP,
+    and SIGKILL it as soon as `condition` holds."""
     async with MemoryHttpServer(api) as server:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -284,13 +297,8 @@ async def test_sender_process_killed_mid_batch_duplicates_at_most_what_was_in_fl
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        output = await kill_when(process, api, lambda: api.sent_count >= 12)
+        output = await kill_when(process, api, condition)
         assert process.returncode == -signal.SIGKILL, output
-    state = await restart_after_kill(database_url, api, clock, chats)
-    assert state.queued == set(), "a killed process hands nothing back"
-    # Rows are recorded one by one as Telegram answers (at 29 a second, a few at most are
-    # unrecorded at any instant), not at the end of the batch (12 or more by now).
-    assert len(state.window) <= 5, f"{len(state.window)} sent but unrecorded at the kill"
 
 
 async def kill_when(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import broadcasts, infosessions
 from bot.broadcasts import Audience
@@ -26,6 +25,7 @@ from bot.memory_api import MemoryBotApi, UserSpec
 from bot.memory_http import MemoryHttpServer
 from bot.migrate import upgrade
 from bot.models import OutboxMessage, Registration
+from tests.conftest import empty_schema
 from tests.processes import TOKEN, BotProcess, bot_environment, start_bot
 
 pytestmark = pytest.mark.skipif(
@@ -39,11 +39,7 @@ RATE = 10  # SEND_RATE of each process: slow enough to see who sends, and how fa
 async def pg_url() -> str:
     """TEST_DATABASE_URL with an empty schema (the processes migrate it themselves)."""
     url = os.environ["TEST_DATABASE_URL"]
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+    await empty_schema(url)
     return url
 
 
