@@ -22,7 +22,7 @@ from bot.assistant import Assistant
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import BotContext
-from bot.db import create_engine, session_factory
+from bot.db import create_engine, is_sqlite, session_factory
 from bot.dialogues import Dialogues
 from bot.infosessions import NewSession
 from bot.kb_schema import DeclaredSession
@@ -85,7 +85,7 @@ async def create_services(settings: Settings, clock: Clock | None = None) -> Ser
         assistant=assistant,
         people=People(sessions),
         question_log=QuestionLogWriter(sessions),
-        dialogues=Dialogues(sessions),
+        dialogues=Dialogues(sessions, remember=is_sqlite(settings.database_url)),
         budget=SendBudget(settings.send_rate),
     )
 

@@ -35,6 +35,7 @@ _URL_RE = re.compile(r"(?:(?:https?|tg|ftp)://)?[^\s/]+\.\S*|tg://\S+", re.IGNOR
 _COMMAND_RE = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _MENTION_RE = re.compile(r"(?<!\w)@[A-Za-z0-9_]{2,32}(?!\w)")
 _TRIMMED = " \t\r\n\v\f"
+_MARKUP = re.compile("[&<]")
 _BUTTON_URL = re.compile(r"(?:(?:https?|tg)://)?[^\s/]+\.\S*|tg://\S+")
 
 
@@ -138,9 +139,11 @@ class _HtmlParser:
                 self.end_tag()
             elif char == "<":
                 self.start_tag()
-            else:
-                self.out.emit(char)
-                self.i += 1
+            else:  # a run of plain text up to the next markup character, in one piece
+                end = _MARKUP.search(self.text, self.i)
+                stop = end.start() if end else len(self.text)
+                self.out.emit(self.text[self.i : stop])
+                self.i = stop
         if self.out.stack:
             tag = self.out.stack[-1].kind
             raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{tag}"')

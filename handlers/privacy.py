@@ -100,6 +100,7 @@ async def on_button(update: Update, context: BotContext, pressed: Callback) -> N
         services.sessions, user_id, services.clock.now(), services.session_text()
     )
     services.people.forget(user_id)
+    services.dialogues.forget_person(user_id)
     services.outbox_changed()  # promotions from the waitlist
     log.info("Erased a person's data: %d registration(s) cancelled", done.cancelled)
     cancelled = Html(

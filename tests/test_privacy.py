@@ -270,6 +270,8 @@ async def test_after_forgetting_a_new_message_starts_from_scratch(bot: Harness) 
     await person.say("/forget")
     replies = await person.press("Yes, erase everything")
     assert "erased everything" in visible(replies[0])
+    replies = await person.press("Yes, erase everything")  # the same button, tapped again
+    assert "has expired" in visible(replies[0])  # the confirmation went with the rest
     replies = await person.say("c'tu gratuit?")
     assert "gratuit" in visible(replies[0])
     async with bot.services.sessions() as session:
