@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for `python b
 
 from bench._common import percentile, print_header, real_knowledge, table
 from bot import text as bot_text
-from bot.evaluate import load_questions
+from bot.evaluate import UNSEEN, load_questions
 from bot.kb_schema import LANGUAGES, AnswerVariant, Entry, Localized, Phrasings
 from bot.matcher import Matcher
 
@@ -322,7 +322,7 @@ def measure(case: Case, synonyms: Sequence[Sequence[str]], rounds: int) -> list[
     phrasings = sum(len(e.phrasings.fr) + len(e.phrasings.en) for e in entries.values())
     top_word = top_word_share(matcher, entries, SEED)
     query_sets = {
-        "eval questions": [q.q for q in load_questions() if q.split != "blind"],
+        "eval questions": [q.q for q in load_questions() if q.split != UNSEEN],
         "own phrasings + 1 typo": typo_queries(entries, SEED + len(entries)),
     }
     rows: list[list[str]] = []

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.evaluate import SPLITS
 from bot.logs import configure_logging
 
 
@@ -74,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     kb.add_argument("action", choices=["check"])
     evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
     evaluation.add_argument(
-        "--split", choices=["dev", "test", "holdout", "blind", "all"], default="all"
+        "--split", choices=[*SPLITS, "all"], default="all"
     )
     evaluation.add_argument("--threshold", type=float, default=None)
     evaluation.add_argument("--details", action="store_true", help="list every mistake")

@@ -270,7 +270,7 @@ class Matcher:
         """
         text = text[:MAX_QUERY_CHARS]
         whole = set(self._analyse(text, correct=True))
-        if all(token.isdigit() for token in whole):
+        if all(token.isdigit() and not self._known_amount(token) for token in whole):
             return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
         best = self._score(whole, with_smalltalk=True)
         pieces = sentences(text)
@@ -283,6 +283,11 @@ class Matcher:
                 seen.append(tokens)
                 np.maximum(best, self._score(tokens), out=best)
         return best
+
+    def _known_amount(self, token: str) -> bool:
+        """An amount the base names ("le 50 000 $ c'est pour quoi?") is a topic on its own;
+        short numbers (a seat count, a year's digits, "2+2") are not."""
+        return len(token) >= 4 and token in self._postings
 
     def _score(self, query: set[str], *, with_smalltalk: bool = False) -> np.ndarray:
         """Score of every entry (an array in entry order); small talk only if asked."""

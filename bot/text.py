@@ -45,7 +45,8 @@ STOP_WORDS = frozenset(
     ya yes you your yours want wanted wondering wonder need needs get got im i'm id ill
     youre bout quick q exactly exactement concretement actually basically
     suis sommes etes fais faisons hasn isn doesn didn wasn aren weren won wouldn couldn
-    shouldn haven don
+    shouldn haven don should shall might must really very also along more
+    small tiny petit petite petits petites
     """.split()  # noqa: SIM905 - one long list reads best as words
 )
 
@@ -154,7 +155,10 @@ _INTENTS = (
 _FILLERS = re.compile(
     r"\b(?:ca mange quoi en hiver|quand meme|quand on veut|en tout cas|par exemple|au juste"
     r"|tant qu a moi|anyway|by the way|btw|just wondering|i was wondering|if possible"
-    r"|si possible)\b"
+    r"|si possible"
+    # Québec French "full" means "very" before an adjective: "c'tu full en ligne?"
+    r"|full(?= (?:en ligne|online|virtuel\w*|cher|long\w*|bon\w*|le fun|nice|simple|facile"
+    r"|complique\w*|interessant\w*|pratique|flexible|intense|exigeant\w*)\b))\b"
 )
 _IDIOMS = {"ca mange quoi en hiver": "c est quoi"}
 
