@@ -74,9 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb.add_argument("action", choices=["check"])
     evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
-    evaluation.add_argument(
-        "--split", choices=[*SPLITS, "all"], default="all"
-    )
+    evaluation.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     evaluation.add_argument("--threshold", type=float, default=None)
     evaluation.add_argument("--details", action="store_true", help="list every mistake")
     evaluation.add_argument("--explain", metavar="QUESTION", help="show how one question is read")

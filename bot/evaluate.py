@@ -14,10 +14,10 @@ from bot.config import PROJECT_ROOT
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 # dev and test tuned the matcher; holdout was tuned on too from the lexicon commit on;
-# blind (eval/blind.yaml) was written from the seeds alone, measured once unseen (session 3),
-# then tuned on; blind2 (eval/blind2.yaml), written the same way, is the one never seen.
-SPLITS = ("dev", "test", "holdout", "blind", "blind2")
-UNSEEN = "blind2"
+# blind and blind2 were each written from the seeds alone by someone who saw nothing else,
+# measured once unseen, then tuned on; blind3 (eval/blind3.yaml) is the one never looked at.
+SPLITS = ("dev", "test", "holdout", "blind", "blind2", "blind3")
+UNSEEN = "blind3"
 Predictor = Callable[[str], str | None]
 
 
@@ -44,8 +44,8 @@ def load_questions(folder: Path = EVAL_DIR, split: str | None = None) -> list[La
 
     `dev` and `test` were used to tune the matcher and write the knowledge base; `holdout`
     was written later by someone who saw neither, and was looked at (so tuned on) from the
-    lexicon commit on; `blind` was measured once unseen, then tuned on; `blind2`, when
-    eval/blind2.yaml is there, has never been looked at.
+    lexicon commit on; `blind` and `blind2` were measured once unseen, then tuned on;
+    `blind3`, when eval/blind3.yaml is there, has never been looked at.
     """
     questions: list[LabelledQuestion] = []
     for path in sorted(folder.glob("*.yaml")):

@@ -17,6 +17,8 @@ _NUMBER_GROUPS = re.compile(r"(?<=\d)[\s\u00a0\u202f,.](?=\d{3}\b)")
 _WORD = re.compile(r"[a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _YEAR = re.compile(r"\b20[0-9]{2}\b")
+_THOUSANDS = re.compile(r"\b([0-9]{1,3}) ?k\b")
+_HOURS = re.compile(r"\b([0-9]{1,3})h\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
 
 # Words that say nothing about the topic, in both languages, after accents are stripped.
@@ -63,6 +65,9 @@ _CASUAL = {
     "qd": "quand",
     "kan": "quand",
     "koi": "quoi",
+    "ki": "qui",
+    "kosse": "qu est ce",
+    "kossa": "qu est ce que",
     "kel": "quel",
     "keske": "qu est ce que",
     "kes": "qu est",
@@ -109,6 +114,8 @@ def fold(text: str) -> str:
     text = strip_accents(text.lower())
     text = _NUMBER_GROUPS.sub("", text)
     text = _REPEATS.sub(r"\1", text)  # "merciii" -> "merci", "allooo" -> "allo"
+    text = _THOUSANDS.sub(r"\g<1>000", text)  # "15k" is 15000
+    text = _HOURS.sub(r"\1 h", text)  # "48h" is "48 h"
     text = _YEAR.sub(" annee ", text)  # any year reads as "a year": 2027 is not a topic word
     for mark in APOSTROPHES:
         text = text.replace(mark, " ")
