@@ -43,6 +43,9 @@ ANSWERED = [
         ["webinar"],
         id="english-inflection",
     ),
+    pytest.param("le 50 000$ c'est pour quoi?", ["innovation"], id="an-amount-alone"),
+    pytest.param("Can we get the 15k after the 48h training?", ["acceleration"], id="15k-and-48h"),
+    pytest.param("c'tu full en ligne?", ["en ligne"], id="quebec-full-means-very"),
 ]
 
 
@@ -131,3 +134,11 @@ def test_blind_split_is_offered_when_its_file_is_there(tmp_path: Path) -> None:
     )
     assert available_splits(tmp_path) == ["dev", "blind"]
     assert [q.q for q in load_questions(tmp_path, split="blind")] == ["bourse?", "meteo?"]
+
+
+def test_amounts_and_hours_read_as_numbers(matcher: Matcher) -> None:
+    assert matcher.tokens("15k") == matcher.tokens("15 000") == ["15000"]
+    assert matcher.tokens("48h") == matcher.tokens("48 h") == ["48"]
+    # "full" is a full session, except before an adjective in Québec French ("very").
+    assert matcher.tokens("la cohorte est full") == ["cohorte", "place"]
+    assert matcher.tokens("c'tu full en ligne") == matcher.tokens("c'tu en ligne")
