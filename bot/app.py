@@ -202,7 +202,11 @@ def _declared(item: DeclaredSession, services: Services, zone: ZoneInfo) -> NewS
 async def stop_sending(application: BotApplication) -> None:
     """Stop the outbox sender while the Application's connections are still open: call it
     before leaving `async with application` (claimed rows go back to the queue)."""
-    services: Services = application.bot_data["services"]
+    await _stop_senders(application.bot_data["services"])
+
+
+async def _stop_senders(services: Services) -> None:
+    """The broadcast watcher, then the sender and its lock; stopping twice is harmless."""
     if services.watcher is not None:
         await services.watcher.stop()
     if services.leadership is not None:
@@ -213,11 +217,6 @@ async def stop_sending(application: BotApplication) -> None:
 
 async def close_services(services: Services) -> None:
     """Stop sending (claimed rows go back), write what is still queued, close the database."""
-    if services.watcher is not None:
-        await services.watcher.stop()
-    if services.leadership is not None:
-        await services.leadership.stop()  # stops the sender, then gives up the lock
-    if services.sender is not None:
-        await services.sender.stop()
+    await _stop_senders(services)
     await services.question_log.close()
     await services.engine.dispose()

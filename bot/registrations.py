@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -217,12 +217,7 @@ async def of_person(
             await session.execute(
                 select(Registration)
                 .join(InfoSession, InfoSession.id == Registration.session_id)
-                .where(
-                    Registration.person_id == person_id,
-                    Registration.status != CANCELLED,
-                    InfoSession.cancelled_at.is_(None),
-                    InfoSession.starts_at > now,
-                )
+                .where(*_live_upcoming(person_id, now))
                 .order_by(InfoSession.starts_at, Registration.id)
             )
         ).scalars()
@@ -294,14 +289,20 @@ async def _upcoming_count(session: AsyncSession, person_id: int, now: datetime) 
         select(func.count())
         .select_from(Registration)
         .join(InfoSession, InfoSession.id == Registration.session_id)
-        .where(
-            Registration.person_id == person_id,
-            Registration.status != CANCELLED,
-            InfoSession.cancelled_at.is_(None),
-            InfoSession.starts_at > now,
-        )
+        .where(*_live_upcoming(person_id, now))
     )
     return int(count or 0)
+
+
+def _live_upcoming(person_id: int, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A person's registrations that still count: not cancelled, for a session still to
+    come and not cancelled (the query joins InfoSession)."""
+    return (
+        Registration.person_id == person_id,
+        Registration.status != CANCELLED,
+        InfoSession.cancelled_at.is_(None),
+        InfoSession.starts_at > now,
+    )
 
 
 async def of_session(sessions: SessionFactory, session_id: int) -> list[RegistrationView]:
