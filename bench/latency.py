@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for `python b
 
 from bench._common import percentile, print_header, real_knowledge, table
 from bot import text as bot_text
-from bot.evaluate import UNSEEN, load_questions
+from bot.config import PROJECT_ROOT
+from bot.evaluate import load_questions
 from bot.kb_schema import LANGUAGES, AnswerVariant, Entry, Localized, Phrasings
 from bot.matcher import Matcher
 
@@ -286,6 +287,7 @@ class Case:
 
     label: str
     make: Callable[[], Mapping[str, Entry]]
+    examples: Sequence[tuple[str, str | None]] = ()  # as the bot builds it, for "real"
 
 
 def top_word_share(matcher: Matcher, entries: Mapping[str, Entry], seed: int) -> str:
@@ -312,17 +314,20 @@ def goal_cell(label: str, p99: float) -> str:
     return f"≤ {goal:g} ms ({'met' if p99 <= goal else 'MISSED'})"
 
 
+EXAMPLES_DIR = PROJECT_ROOT / "knowledge" / "examples"
+
+
 def measure(case: Case, synonyms: Sequence[Sequence[str]], rounds: int) -> list[list[str]]:
     """Build the matcher (timed), then time both query sets on it: one row per set."""
     entries = case.make()
     gc.collect()
     started = time.perf_counter()
-    matcher = Matcher(entries, synonyms)
+    matcher = Matcher(entries, synonyms, examples=case.examples)
     build_s = time.perf_counter() - started
     phrasings = sum(len(e.phrasings.fr) + len(e.phrasings.en) for e in entries.values())
     top_word = top_word_share(matcher, entries, SEED)
     query_sets = {
-        "eval questions": [q.q for q in load_questions() if q.split != UNSEEN],
+        "example questions": [q.q for q in load_questions(EXAMPLES_DIR)],
         "own phrasings + 1 typo": typo_queries(entries, SEED + len(entries)),
     }
     rows: list[list[str]] = []
@@ -362,7 +367,10 @@ def main() -> None:
     started = time.perf_counter()
     base = real_knowledge()
     vocab = Vocabulary.build(random.Random(SEED), real_content_words(base.entries))
-    cases = [Case("real", lambda: base.entries)]
+    cases = [
+        Case("real", lambda: base.entries, base.examples),
+        Case("real, no examples", lambda: base.entries),
+    ]
     for size in SYNTHETIC_SIZES:
         label = f"{size:,}".replace(",", " ")
         cases.append(Case(label, partial(synthetic_base, size, base.entries, vocab, SEED + size)))

@@ -33,7 +33,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 from bench._common import percentile, print_header, table
 from bot.app import build_application, close_services, create_services, start
 from bot.clock import SystemClock
-from bot.config import Settings
+from bot.config import PROJECT_ROOT, Settings
 from bot.evaluate import load_questions
 from bot.memory_api import MemoryBotApi, UserSpec
 from bot.models import QuestionLog
@@ -75,7 +75,7 @@ class Run:
 def workload(count: int, users: int) -> list[Question]:
     """`count` eval questions (cycled, shuffled) spread round-robin over `users` people."""
     rng = random.Random(SEED)
-    texts = [q.q for q in load_questions()]
+    texts = [q.q for q in load_questions(PROJECT_ROOT / "knowledge" / "examples")]
     people = [
         UserSpec(100_000 + i, f"Personne{i}", language_code="fr" if i % 3 else "en")
         for i in range(users)
@@ -229,7 +229,7 @@ async def main_async(count: int, users: int, concurrency: int) -> None:
         "(empty and emoji-only messages are answered but, by design, not logged)"
     )
     print(
-        f"notes: {count} questions from eval/questions.yaml by {users} distinct users, at most "
+        f"notes: {count} questions from knowledge/examples/ by {users} distinct users, at most "
         f"{concurrency} updates in flight (asyncio.Semaphore + gather), each through "
         "Application.process_update(Update.de_json(...)); MemoryBotApi without rate limits, "
         "no AIORateLimiter; ours on SQLite (temp file, WAL) with SystemClock. p50/p99 = time "

@@ -103,7 +103,9 @@ def _eval(
     except KnowledgeError as exc:
         print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
         return 1
-    matcher = Matcher(base.entries, base.synonyms, threshold or DEFAULT_THRESHOLD)
+    matcher = Matcher(
+        base.entries, base.synonyms, threshold or DEFAULT_THRESHOLD, examples=base.examples
+    )
     if explain is not None:
         print("words read:", " ".join(matcher.tokens(explain)) or "(none)")
         for entry_id, score in matcher.rank(explain)[:5]:

@@ -99,9 +99,10 @@ class Assistant:
     ) -> Assistant:
         """Load and validate knowledge/ (raises KnowledgeError) and build the matcher."""
         knowledge = load_knowledge(directory, REQUIRED_MESSAGES)
-        return cls(
-            knowledge, Matcher(knowledge.entries, knowledge.synonyms, threshold), clock, zone
+        matcher = Matcher(
+            knowledge.entries, knowledge.synonyms, threshold, examples=knowledge.examples
         )
+        return cls(knowledge, matcher, clock, zone)
 
     def today(self) -> dt.date:
         return self._clock.now().astimezone(self._zone).date()

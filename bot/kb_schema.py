@@ -132,6 +132,27 @@ class Entry(Strict):
         return self.answer if isinstance(self.answer, list) else [self.answer]
 
 
+class Example(Strict):
+    """A question someone asked (or would ask) and the entry that answers it.
+
+    `expect: null` marks a question the bot must decline. `accept` lists other entries
+    that answer it too; `split` says where the question came from. Examples teach the
+    matcher's second opinion (bot.classifier); they are not evaluation questions.
+    """
+
+    q: str = Field(min_length=1, max_length=4096)
+    lang: Language
+    expect: str | None
+    accept: list[str | None] = Field(default_factory=list)
+    split: str | None = None
+
+
+class ExamplesFile(Strict):
+    """One file of knowledge/examples/."""
+
+    questions: list[Example]
+
+
 class Messages(Strict):
     """The UI catalogue: every sentence the bot says outside FAQ answers."""
 

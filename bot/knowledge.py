@@ -17,6 +17,7 @@ from bot.kb_schema import (
     DeclaredSession,
     EligibilityFile,
     Entry,
+    ExamplesFile,
     Fact,
     FactsFile,
     Localized,
@@ -69,6 +70,8 @@ class KnowledgeBase:
     files: Mapping[str, str] = field(default_factory=dict)  # entry id -> file, for reports
     sessions: tuple[DeclaredSession, ...] = ()  # from sessions.yaml, upserted at start
     eligibility: EligibilityFile | None = None  # the questionnaire (eligibility.yaml)
+    # Labelled questions from examples/: (text, entry id, or None for "decline").
+    examples: tuple[tuple[str, str | None], ...] = ()
 
     def message(self, key: str, language: str, **values: Any) -> str:
         """A UI sentence in `language`, with `{name}` values and `{fact}` placeholders filled."""
@@ -141,6 +144,7 @@ def load_with_problems(
                 )
     for entry in entries.values():
         _check_entry(entry, entries, broken, facts, files[entry.id], problems)
+    examples = _load_examples(directory / "examples", entries, broken, problems)
     eligibility = _load_model(directory / "eligibility.yaml", EligibilityFile, problems)
     if eligibility is not None:
         file = _rel(directory / "eligibility.yaml")
@@ -158,6 +162,7 @@ def load_with_problems(
         files=files,
         sessions=tuple(sessions_file.sessions),
         eligibility=eligibility,
+        examples=examples,
     )
     return base, problems
 
@@ -190,6 +195,37 @@ def _load_entries(
         entries[entry.id] = entry
         files[entry.id] = _rel(path)
     return entries, files, broken
+
+
+def _load_examples(
+    folder: Path, entries: Mapping[str, Entry], broken: set[str], problems: list[Problem]
+) -> tuple[tuple[str, str | None], ...]:
+    """The labelled questions of examples/ (optional), each label checked against the entries.
+
+    A question whose label is wrong is left out rather than taught to the bot.
+    """
+    examples: list[tuple[str, str | None]] = []
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+        loaded = _load_model(path, ExamplesFile, problems)
+        for index, example in enumerate(loaded.questions if loaded else []):
+            labels = [("expect", example.expect)]
+            labels += [(f"accept[{i}]", label) for i, label in enumerate(example.accept)]
+            unknown = [
+                (name, label)
+                for name, label in labels
+                if label is not None and label not in entries and label not in broken
+            ]
+            for name, label in unknown:
+                problems.append(
+                    Problem(
+                        _rel(path),
+                        f"unknown entry {label!r} for {example.q[:60]!r}",
+                        field=f"questions[{index}].{name}",
+                    )
+                )
+            if not unknown and (example.expect is None or example.expect in entries):
+                examples.append((example.q, example.expect))
+    return tuple(examples)
 
 
 def _check_entry(

@@ -12,6 +12,11 @@ That is what lets the bot decline "bourse d'études universitaires" while it ans
 weather: the `hors_sujet` group of knowledge/synonyms.yaml) weigh more still. Long messages
 are also scored sentence by sentence, so context about an organisation does not drown the
 one sentence that asks.
+
+When the knowledge base has example questions (knowledge/examples/), each entry's score is
+averaged with the probability a classifier trained on them gives it (bot.classifier): the
+word-by-word comparison knows the phrasings well, the classifier knows how people write
+when nobody told them the phrasings, and which questions to decline.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.classifier import DECLINE, Classifier, trained
 from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
@@ -48,6 +54,12 @@ OFF_TOPIC = "hors_sujet"
 OFF_TOPIC_FACTOR = 3.0
 TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide score
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
+# Share of the classifier's probability in an entry's score, when there are examples. With
+# the threshold, chosen on questions neither part was trained on (docs/benchmarks.md).
+CLASSIFIER_SHARE = 0.5
+# Training grows with entries × features: past this size the matcher works alone (a FAQ
+# has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
+MAX_CLASSIFIER_ENTRIES = 500
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Matcher:
         question_coverage_weight: float = QUESTION_COVERAGE_WEIGHT,
         unknown_word_factor: float = UNKNOWN_WORD_FACTOR,
         entry_words_factor: float = ENTRY_WORDS_FACTOR,
+        examples: Sequence[tuple[str, str | None]] = (),
     ) -> None:
         self.threshold = threshold
         self._alpha = question_coverage_weight
@@ -99,13 +112,10 @@ class Matcher:
         self._phrase_sizes = {word: sorted(n, reverse=True) for word, n in sizes.items()}
         self._phrasings: list[_Phrasing] = []
         token_sets: list[tuple[str, frozenset[str]]] = []
-        for entry_id, entry in entries.items():
-            texts = [entry.title.get(lang) for lang in LANGUAGES]
-            texts += [p for lang in LANGUAGES for p in entry.phrasings.get(lang)]
-            for text in texts:
-                tokens = frozenset(self._analyse(text, correct=False))
-                if tokens:
-                    token_sets.append((entry_id, tokens))
+        for entry_id, text in self._entry_texts(entries):
+            tokens = frozenset(self._analyse(text, correct=False))
+            if tokens:
+                token_sets.append((entry_id, tokens))
         self._idf = self._compute_idf(token_sets, len(entries))
         self._oov_weight = max(self._idf.values(), default=1.0) * unknown_word_factor
         self._unknown_weight = lru_cache(maxsize=8192)(self._unknown_weight_uncached)
@@ -146,8 +156,33 @@ class Matcher:
         self._known = frozenset(self._vocabulary) | {w for k in self._multi for w in k}
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
         zipf_table()  # load the word frequencies now, not during someone's first question
+        self._classifier: Classifier | None = None
+        self._classifier_columns = np.zeros(0, dtype=np.int64)
+        if examples and len(entries) <= MAX_CLASSIFIER_ENTRIES:
+            texts = [text for entry_id, text in self._entry_texts(entries)]
+            labels = [entry_id for entry_id, text in self._entry_texts(entries)]
+            texts += [text for text, _ in examples]
+            labels += [label or DECLINE for _, label in examples]
+            self._classifier = trained(texts, labels, self.tokens)
+            column = {label: n for n, label in enumerate(self._classifier.labels)}
+            self._classifier_columns = np.array([column[e] for e in self._entry_ids])
+
+    @property
+    def classifier(self) -> Classifier | None:
+        """The second opinion learnt from examples, if the base has examples."""
+        return self._classifier
 
     # ----------------------------------------------------------------- analysis
+
+    @staticmethod
+    def _entry_texts(entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
+        """(entry id, text) for every title and phrasing: what the matcher compares with."""
+        return [
+            (entry_id, text)
+            for entry_id, entry in entries.items()
+            for text in [entry.title.get(lang) for lang in LANGUAGES]
+            + [p for lang in LANGUAGES for p in entry.phrasings.get(lang)]
+        ]
 
     def _load_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
         for group in groups:
@@ -253,7 +288,7 @@ class Matcher:
     # ----------------------------------------------------------------- scoring
 
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """Every entry that shares a word with the question, best first."""
+        """Every entry with a score for the question, best first."""
         scores = self._entry_scores(text)
         order = np.flatnonzero(scores)
         return self._ranked(scores, order)
@@ -269,7 +304,8 @@ class Matcher:
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
         """
         text = text[:MAX_QUERY_CHARS]
-        whole = set(self._analyse(text, correct=True))
+        words = self._analyse(text, correct=True)
+        whole = set(words)
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
             return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
         best = self._score(whole, with_smalltalk=True)
@@ -282,6 +318,10 @@ class Matcher:
             if tokens not in seen:  # "Merci!" alone, or a repeat: nothing new to score
                 seen.append(tokens)
                 np.maximum(best, self._score(tokens), out=best)
+        # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
+        if self._classifier is not None and OFF_TOPIC not in whole:
+            opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
+            best = (1 - CLASSIFIER_SHARE) * best + CLASSIFIER_SHARE * opinion
         return best
 
     def _known_amount(self, token: str) -> bool:

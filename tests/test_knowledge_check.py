@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.kb_check import check, report
-from bot.knowledge import Problem
+from bot.knowledge import Problem, load_with_problems
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 
@@ -27,6 +27,9 @@ EXPECTED = [
     ("facts.yaml", None, "facts.grant_acceleration", "give exactly one of"),
     ("messages.yaml", "too_long", None, "missing message"),
     ("faq/cohorts.yaml", "cohorts", "answer", "last answer variant must have no `until`"),
+    ("examples/staff.yaml", None, "questions[1].expect", "unknown entry 'grant-sed'"),
+    ("examples/staff.yaml", None, "questions[2].accept[0]", "unknown entry 'no-such-entry'"),
+    ("examples/from-log.yaml", None, "questions.0.lang", "required field is missing"),
 ]
 
 
@@ -50,6 +53,17 @@ def break_copy(copy: Path) -> None:
     start, end = text.index("  too_long:\n"), text.index("  button_expired:\n")
     messages.write_text(text[:start] + text[end:], encoding="utf-8")
     edit(faq / "cohorts.yaml", "  - fr: |-\n", "  - until: 2030-01-01\n    fr: |-\n")
+    (copy / "examples" / "staff.yaml").write_text(
+        "questions:\n"
+        '  - {q: "bourse?", lang: fr, expect: grants}\n'
+        '  - {q: "le 5000$?", lang: fr, expect: grant-sed}\n'
+        '  - {q: "c combien", lang: fr, expect: cost, accept: [no-such-entry]}\n'
+        '  - {q: "la meteo", lang: fr, expect: null}\n',
+        encoding="utf-8",
+    )
+    (copy / "examples" / "from-log.yaml").write_text(
+        'questions:\n  - {q: "bourse?", expect: grants}\n', encoding="utf-8"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +140,11 @@ def test_one_mistake_is_not_reported_as_many_unrelated_ones(
     # A broken fact or entry file must not make every other reference to it look wrong.
     unknown_facts = {p.message.split()[2] for p in problems if "unknown fact" in p.message}
     assert unknown_facts <= {"{grant_sed}", "{grant_acceleration}"}
-    unknown_entries = {p.message for p in problems if "unknown entry" in p.message}
-    assert unknown_entries == {"unknown entry 'no-such-entry'"}
+    unknown = [p.message for p in problems if "unknown entry" in p.message]
+    unknown_entries = {message.split(" for ")[0] for message in unknown}
+    assert unknown_entries == {"unknown entry 'no-such-entry'", "unknown entry 'grant-sed'"}
+    # Examples labelled with an entry whose own file is broken ('topics') are not reported.
+    assert not [p for p in problems if "'topics'" in p.message and "examples" in p.file]
     assert len(problems) < 30, "\n".join(str(p) for p in problems)
 
 
@@ -202,3 +219,21 @@ def test_the_real_sessions_file_is_valid_and_optional(tmp_path: Path) -> None:
     shutil.copytree(KNOWLEDGE, copy)
     (copy / "sessions.yaml").unlink()
     assert not [p for p in check(copy) if p.severity == "error"]
+
+
+def test_examples_with_an_unknown_entry_are_left_out_not_taught(tmp_path: Path) -> None:
+    copy = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, copy)
+    (copy / "examples" / "staff.yaml").write_text(
+        "questions:\n"
+        '  - {q: "bourse pour nous autres?", lang: fr, expect: grants}\n'
+        '  - {q: "le 5000$ pour nous autres?", lang: fr, expect: grant-sed}\n'
+        '  - {q: "la meteo pour nous autres", lang: fr, expect: null}\n',
+        encoding="utf-8",
+    )
+    base, problems = load_with_problems(copy)
+    assert base is not None
+    assert ("bourse pour nous autres?", "grants") in base.examples
+    assert ("la meteo pour nous autres", None) in base.examples
+    assert not [text for text, _ in base.examples if text == "le 5000$ pour nous autres?"]
+    assert [p.field for p in problems if p.severity == "error"] == ["questions[1].expect"]

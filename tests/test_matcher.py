@@ -11,6 +11,7 @@ from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
 from bot.knowledge import load_knowledge
 from bot.matcher import OFF_TOPIC, Matcher
+from bot.text import fold
 from tests.harness import Harness, visible
 
 NOT_SURE_FR = "Je ne suis pas certain de bien comprendre"
@@ -122,18 +123,18 @@ def test_off_topic_word_weighs_on_every_sentence(matcher: Matcher) -> None:
     assert elsewhere.score < alone.score
 
 
-def test_blind_split_is_offered_when_its_file_is_there(tmp_path: Path) -> None:
+def test_known_splits_come_first_then_any_other(tmp_path: Path) -> None:
     (tmp_path / "questions.yaml").write_text(
-        'questions:\n  - {q: "prix?", lang: fr, expect: cost, split: dev}\n', encoding="utf-8"
+        'questions:\n  - {q: "prix?", lang: fr, expect: cost, split: extra}\n', encoding="utf-8"
     )
-    assert available_splits(tmp_path) == ["dev"]
-    (tmp_path / "blind.yaml").write_text(
-        'questions:\n  - {q: "bourse?", lang: fr, expect: grants, split: blind}\n'
-        '  - {q: "meteo?", lang: fr, expect: null, split: blind}\n',
+    assert available_splits(tmp_path) == ["extra"]
+    (tmp_path / "blind5.yaml").write_text(
+        'questions:\n  - {q: "bourse?", lang: fr, expect: grants, split: blind5}\n'
+        '  - {q: "meteo?", lang: fr, expect: null, split: blind5}\n',
         encoding="utf-8",
     )
-    assert available_splits(tmp_path) == ["dev", "blind"]
-    assert [q.q for q in load_questions(tmp_path, split="blind")] == ["bourse?", "meteo?"]
+    assert available_splits(tmp_path) == ["blind5", "extra"]
+    assert [q.q for q in load_questions(tmp_path, split="blind5")] == ["bourse?", "meteo?"]
 
 
 def test_amounts_and_hours_read_as_numbers(matcher: Matcher) -> None:
@@ -142,3 +143,75 @@ def test_amounts_and_hours_read_as_numbers(matcher: Matcher) -> None:
     # "full" is a full session, except before an adjective in Québec French ("very").
     assert matcher.tokens("la cohorte est full") == ["cohorte", "place"]
     assert matcher.tokens("c'tu full en ligne") == matcher.tokens("c'tu en ligne")
+
+
+# ------------------------------------------------------------ what the examples teach
+
+
+@pytest.fixture(scope="module")
+def learned() -> Matcher:
+    """The matcher as the bot builds it: with knowledge/examples/."""
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    return Matcher(base.entries, base.synonyms, examples=base.examples)
+
+
+def test_an_example_overrides_phrasings_that_point_elsewhere(
+    matcher: Matcher, learned: Matcher
+) -> None:
+    question = "What will I walk away with after 8 weeks?"  # in knowledge/examples/
+    assert matcher.match(question).entry_id == "format"  # "8 weeks" is the format's
+    verdict = learned.match(question)
+    assert (verdict.entry_id, verdict.confident) == ("objectives", True)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["je veux faire du bénévolat chez Centraide", "formation Excel gratuite?"],
+)
+def test_examples_to_decline_teach_what_is_not_ours(
+    matcher: Matcher, learned: Matcher, question: str
+) -> None:
+    # Neither is in the examples; they resemble ones labelled `null` (volunteering, other
+    # trainings) while sharing a word with an entry (Centraide, gratuit).
+    assert matcher.match(question).confident
+    assert not learned.match(question).confident
+
+
+def test_examples_help_wording_no_phrasing_has(matcher: Matcher, learned: Matcher) -> None:
+    question = "what skills will my team get out of it"
+    assert not matcher.match(question).confident
+    verdict = learned.match(question)
+    assert (verdict.entry_id, verdict.confident) == ("objectives", True)
+
+
+def test_the_classifier_is_trained_once_per_set_of_examples() -> None:
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    first = Matcher(base.entries, base.synonyms, examples=base.examples)
+    again = Matcher(base.entries, base.synonyms, examples=base.examples)
+    assert first.classifier is not None
+    assert first.classifier is again.classifier
+    more = Matcher(base.entries, base.synonyms, examples=[*base.examples, ("allo?", "greeting")])
+    assert more.classifier is not None
+    assert more.classifier is not first.classifier
+    assert Matcher(base.entries, base.synonyms).classifier is None
+
+
+async def test_the_bot_declines_what_its_examples_taught_it_to(bot: Harness) -> None:
+    person = bot.user(42)
+    replies = await person.say("je veux faire du bénévolat chez Centraide")
+    assert len(replies) == 1
+    assert NOT_SURE_FR in visible(replies[0])
+    assert person.buttons()[-1].startswith("🙋")
+
+
+def test_no_eval_question_is_an_example_or_a_phrasing() -> None:
+    # A question the bot learnt from would not measure how it copes with new ones.
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    taught = {fold(text) for text, _ in base.examples}
+    entries = base.entries.values()
+    taught |= {fold(p) for e in entries for lang in ("fr", "en") for p in e.phrasings.get(lang)}
+    questions = load_questions()
+    assert len(questions) >= 150
+    assert sum(q.expect is None for q in questions) >= 30
+    leaked = [q.q for q in questions if fold(q.q) in taught]
+    assert leaked == []
