@@ -131,19 +131,20 @@ _TRAINED: dict[str, Classifier] = {}
 _TRAINING = Lock()
 
 
-def trained(texts: Sequence[str], labels: Sequence[str], tokenize: Tokenizer) -> Classifier:
+def trained(
+    texts: Sequence[str], labels: Sequence[str], tokenize: Tokenizer, context: str
+) -> Classifier:
     """A classifier for these examples, trained once per process.
 
     Every Application built in the same process (the test-suite builds hundreds) shares
-    it; an edited knowledge base (other texts, or other synonyms, hence other words) gives
-    a new one.
+    it. `context` is whatever else decides how `tokenize` reads the texts (the synonyms):
+    an edited knowledge base gives other texts or another context, hence a new one.
     """
-    words = [tokenize(text) for text in texts]
-    digest = hashlib.sha256()
-    for text, read, label in zip(texts, words, labels, strict=True):
-        digest.update(f"{label}\x1f{text}\x1f{' '.join(read)}\x1e".encode())
+    digest = hashlib.sha256(context.encode())
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\x1f{text}\x1e".encode())
     key = digest.hexdigest()
     with _TRAINING:
         if key not in _TRAINED:
-            _TRAINED[key] = Classifier(texts, words, labels)
+            _TRAINED[key] = Classifier(texts, [tokenize(text) for text in texts], labels)
         return _TRAINED[key]

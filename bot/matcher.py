@@ -163,7 +163,9 @@ class Matcher:
             labels = [entry_id for entry_id, text in self._entry_texts(entries)]
             texts += [text for text, _ in examples]
             labels += [label or DECLINE for _, label in examples]
-            self._classifier = trained(texts, labels, self.tokens)
+            # How texts are read depends on the phrasings (in `texts`) and the synonyms.
+            context = repr(sorted(self._single.items())) + repr(sorted(self._multi.items()))
+            self._classifier = trained(texts, labels, self.tokens, context)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
 
