@@ -21,6 +21,7 @@ from bot.config import PROJECT_ROOT
 from bot.knowledge import KnowledgeBase, load_knowledge
 
 KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
+EXAMPLES_DIR = KNOWLEDGE_DIR / "examples"  # the labelled questions the bot learns from
 
 
 def real_knowledge() -> KnowledgeBase:

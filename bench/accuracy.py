@@ -24,12 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for `python b
 import bm25s
 from rapidfuzz import fuzz, process, utils
 
-from bench._common import pct, print_header, real_knowledge, table
-from bot.config import PROJECT_ROOT
+from bench._common import EXAMPLES_DIR, pct, print_header, real_knowledge, table
 from bot.evaluate import LabelledQuestion, Report, available_splits, evaluate, load_questions
-from bot.kb_schema import LANGUAGES, Entry
 from bot.knowledge import KnowledgeBase
-from bot.matcher import DEFAULT_THRESHOLD, Matcher
+from bot.matcher import DEFAULT_THRESHOLD, Matcher, entry_texts
 
 _WORD = re.compile(r"\w+")
 
@@ -67,24 +65,12 @@ class System:
 # ----------------------------------------------------------------------------- corpora
 
 
-def entry_texts(entries: Iterable[Entry]) -> list[tuple[str, str]]:
-    """(entry id, text) for every title and phrasing in both languages, raw as written."""
-    pairs: list[tuple[str, str]] = []
-    for entry in entries:
-        pairs += [(entry.id, entry.title.get(lang)) for lang in LANGUAGES]
-        pairs += [(entry.id, p) for lang in LANGUAGES for p in entry.phrasings.get(lang)]
-    return pairs
-
-
 def words(text: str) -> list[str]:
     """The BM25 baseline's tokenizer: lower case, runs of letters/digits (accents kept)."""
     return _WORD.findall(text.lower())
 
 
 # ----------------------------------------------------------------------------- systems
-
-
-EXAMPLES_DIR = PROJECT_ROOT / "knowledge" / "examples"
 
 
 def ours(base: KnowledgeBase, *, with_examples: bool = True) -> Scorer:
@@ -101,7 +87,7 @@ def ours(base: KnowledgeBase, *, with_examples: bool = True) -> Scorer:
 
 def rapidfuzz_baseline(base: KnowledgeBase) -> Scorer:
     """`process.extractOne` with WRatio over every phrasing and title, mapped to its entry."""
-    pairs = entry_texts(base.entries.values())
+    pairs = entry_texts(base.entries)
     owners = [entry_id for entry_id, _ in pairs]
     choices = [text for _, text in pairs]
 
@@ -118,7 +104,7 @@ def rapidfuzz_baseline(base: KnowledgeBase) -> Scorer:
 
 def bm25_baseline(base: KnowledgeBase) -> Scorer:
     """bm25s (Lucene BM25, k1=1.5, b=0.75) with one document per phrasing or title."""
-    pairs = entry_texts(base.entries.values())
+    pairs = entry_texts(base.entries)
     owners = [entry_id for entry_id, _ in pairs]
     retriever = bm25s.BM25()
     retriever.index([words(text) for _, text in pairs], show_progress=False)
@@ -236,7 +222,7 @@ def main() -> None:
     counts = ", ".join(f"{split} {len(load_questions(split=split))}" for split in splits())
     print(
         f"knowledge base: {len(base.entries)} entries, "
-        f"{len(entry_texts(base.entries.values()))} titles+phrasings, "
+        f"{len(entry_texts(base.entries))} titles+phrasings, "
         f"{len(base.examples)} example questions; eval questions: {counts}"
     )
     for system in systems:

@@ -27,8 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for `python b
 
 from bench._common import percentile, print_header, real_knowledge, table
 from bot import text as bot_text
-from bot.config import PROJECT_ROOT
-from bot.evaluate import load_questions
 from bot.kb_schema import LANGUAGES, AnswerVariant, Entry, Localized, Phrasings
 from bot.matcher import Matcher
 
@@ -314,10 +312,9 @@ def goal_cell(label: str, p99: float) -> str:
     return f"≤ {goal:g} ms ({'met' if p99 <= goal else 'MISSED'})"
 
 
-EXAMPLES_DIR = PROJECT_ROOT / "knowledge" / "examples"
-
-
-def measure(case: Case, synonyms: Sequence[Sequence[str]], rounds: int) -> list[list[str]]:
+def measure(
+    case: Case, synonyms: Sequence[Sequence[str]], examples: Sequence[str], rounds: int
+) -> list[list[str]]:
     """Build the matcher (timed), then time both query sets on it: one row per set."""
     entries = case.make()
     gc.collect()
@@ -327,7 +324,7 @@ def measure(case: Case, synonyms: Sequence[Sequence[str]], rounds: int) -> list[
     phrasings = sum(len(e.phrasings.fr) + len(e.phrasings.en) for e in entries.values())
     top_word = top_word_share(matcher, entries, SEED)
     query_sets = {
-        "example questions": [q.q for q in load_questions(EXAMPLES_DIR)],
+        "example questions": examples,
         "own phrasings + 1 typo": typo_queries(entries, SEED + len(entries)),
     }
     rows: list[list[str]] = []
@@ -385,7 +382,7 @@ def main() -> None:
     print()
     rows: list[list[str]] = []
     for case in cases:
-        rows += measure(case, base.synonyms, args.rounds)
+        rows += measure(case, base.synonyms, [text for text, _ in base.examples], args.rounds)
     headers = ["base", "queries", "entries", "phrasings", "top word", "build", "calls",
                "mean ms", "p50 ms", "p99 ms", "cold p99 ms", "goal (p99)"]  # fmt: skip
     print(table(headers, rows, labels=2))

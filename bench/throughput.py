@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bench._common import percentile, print_header, table
+from bench._common import EXAMPLES_DIR, percentile, print_header, table
 from bot.app import build_application, close_services, create_services, start
 from bot.clock import SystemClock
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.evaluate import load_questions
 from bot.memory_api import MemoryBotApi, UserSpec
 from bot.models import QuestionLog
@@ -75,7 +75,7 @@ class Run:
 def workload(count: int, users: int) -> list[Question]:
     """`count` eval questions (cycled, shuffled) spread round-robin over `users` people."""
     rng = random.Random(SEED)
-    texts = [q.q for q in load_questions(PROJECT_ROOT / "knowledge" / "examples")]
+    texts = [q.q for q in load_questions(EXAMPLES_DIR)]
     people = [
         UserSpec(100_000 + i, f"Personne{i}", language_code="fr" if i % 3 else "en")
         for i in range(users)

@@ -79,6 +79,17 @@ class _Phrasing:
     weight: float
 
 
+def entry_texts(entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
+    """(entry id, text) for every title and phrasing in both languages, raw as written:
+    what the matcher compares questions with."""
+    return [
+        (entry_id, text)
+        for entry_id, entry in entries.items()
+        for text in [entry.title.get(lang) for lang in LANGUAGES]
+        + [p for lang in LANGUAGES for p in entry.phrasings.get(lang)]
+    ]
+
+
 def _same_root(word: str, other: str) -> bool:
     """Whether two words differ only in their last two letters (an ending, not a typo)."""
     shorter = min(len(word), len(other))
@@ -112,7 +123,8 @@ class Matcher:
         self._phrase_sizes = {word: sorted(n, reverse=True) for word, n in sizes.items()}
         self._phrasings: list[_Phrasing] = []
         token_sets: list[tuple[str, frozenset[str]]] = []
-        for entry_id, text in self._entry_texts(entries):
+        texts = entry_texts(entries)
+        for entry_id, text in texts:
             tokens = frozenset(self._analyse(text, correct=False))
             if tokens:
                 token_sets.append((entry_id, tokens))
@@ -159,13 +171,12 @@ class Matcher:
         self._classifier: Classifier | None = None
         self._classifier_columns = np.zeros(0, dtype=np.int64)
         if examples and len(entries) <= MAX_CLASSIFIER_ENTRIES:
-            texts = [text for entry_id, text in self._entry_texts(entries)]
-            labels = [entry_id for entry_id, text in self._entry_texts(entries)]
-            texts += [text for text, _ in examples]
+            taught = [text for _, text in texts] + [text for text, _ in examples]
+            labels = [entry_id for entry_id, _ in texts]
             labels += [label or DECLINE for _, label in examples]
-            # How texts are read depends on the phrasings (in `texts`) and the synonyms.
+            # How texts are read depends on the phrasings (in `taught`) and the synonyms.
             context = repr(sorted(self._single.items())) + repr(sorted(self._multi.items()))
-            self._classifier = trained(texts, labels, self.tokens, context)
+            self._classifier = trained(taught, labels, self.tokens, context)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
 
@@ -175,16 +186,6 @@ class Matcher:
         return self._classifier
 
     # ----------------------------------------------------------------- analysis
-
-    @staticmethod
-    def _entry_texts(entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
-        """(entry id, text) for every title and phrasing: what the matcher compares with."""
-        return [
-            (entry_id, text)
-            for entry_id, entry in entries.items()
-            for text in [entry.title.get(lang) for lang in LANGUAGES]
-            + [p for lang in LANGUAGES for p in entry.phrasings.get(lang)]
-        ]
 
     def _load_synonyms(self, groups: Iterable[Sequence[str]]) -> None:
         for group in groups:
