@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process, utils
 from bench._common import EXAMPLES_DIR, pct, print_header, real_knowledge, table
 from bot.evaluate import LabelledQuestion, Report, available_splits, evaluate, load_questions
 from bot.knowledge import KnowledgeBase
-from bot.matcher import DEFAULT_THRESHOLD, Matcher, entry_texts
+from bot.matcher import DEFAULT_THRESHOLD, WORDS_ONLY_THRESHOLD, Matcher, entry_texts
 
 _WORD = re.compile(r"\w+")
 
@@ -211,7 +211,7 @@ def main() -> None:
         System(
             "ours, no examples",
             ours(base, with_examples=False),
-            DEFAULT_THRESHOLD,
+            WORDS_ONLY_THRESHOLD,
             "shipped; word-by-word matcher alone",
         ),
         tuned_system(

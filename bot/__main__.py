@@ -96,7 +96,7 @@ def _eval(
 ) -> int:
     from bot.evaluate import available_splits, evaluate, format_report, load_questions
     from bot.knowledge import KnowledgeError, load_knowledge
-    from bot.matcher import DEFAULT_THRESHOLD, Matcher
+    from bot.matcher import Matcher
 
     try:
         base = load_knowledge(settings.knowledge_dir)
@@ -104,7 +104,11 @@ def _eval(
         print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
         return 1
     matcher = Matcher(
-        base.entries, base.synonyms, threshold or DEFAULT_THRESHOLD, examples=base.examples
+        base.entries,
+        base.synonyms,
+        threshold,
+        examples=base.examples,
+        cache_dir=settings.cache_dir,
     )
     if explain is not None:
         print("words read:", " ".join(matcher.tokens(explain)) or "(none)")

@@ -73,7 +73,9 @@ PUBLIC_COMMANDS = {
 async def create_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Open the database (migrating it) and load the knowledge base; fails loudly on errors."""
     clock = clock or SystemClock()
-    assistant = Assistant.load(settings.knowledge_dir, clock, settings.timezone)
+    assistant = Assistant.load(
+        settings.knowledge_dir, clock, settings.timezone, cache_dir=settings.cache_dir
+    )
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     sessions = session_factory(engine)

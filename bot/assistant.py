@@ -12,7 +12,7 @@ from bot import callbacks
 from bot.clock import Clock
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.language import choose_language
-from bot.matcher import DEFAULT_THRESHOLD, Match, Matcher
+from bot.matcher import Match, Matcher
 from bot.text import fold
 
 REQUIRED_MESSAGES = frozenset(
@@ -95,12 +95,21 @@ class Assistant:
 
     @classmethod
     def load(
-        cls, directory: Path, clock: Clock, zone: ZoneInfo, threshold: float = DEFAULT_THRESHOLD
+        cls,
+        directory: Path,
+        clock: Clock,
+        zone: ZoneInfo,
+        threshold: float | None = None,
+        cache_dir: Path | None = None,
     ) -> Assistant:
         """Load and validate knowledge/ (raises KnowledgeError) and build the matcher."""
         knowledge = load_knowledge(directory, REQUIRED_MESSAGES)
         matcher = Matcher(
-            knowledge.entries, knowledge.synonyms, threshold, examples=knowledge.examples
+            knowledge.entries,
+            knowledge.synonyms,
+            threshold,
+            examples=knowledge.examples,
+            cache_dir=cache_dir,
         )
         return cls(knowledge, matcher, clock, zone)
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     staff_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="STAFF_IDS")
     staff_chat_id: int | None = Field(default=None, alias="STAFF_CHAT_ID")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", alias="KNOWLEDGE_DIR")
+    # Files the bot can rebuild but would rather not (the classifier's trained weights).
+    cache_dir: Path = Field(default=PROJECT_ROOT / "data" / "cache", alias="CACHE_DIR")
     bot_timezone: str = Field(default="America/Toronto", alias="BOT_TIMEZONE")
     reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = Field(
         default=(timedelta(hours=24), timedelta(hours=1)), alias="REMINDER_OFFSETS"

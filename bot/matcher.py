@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import process
@@ -36,7 +37,11 @@ from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
 
-DEFAULT_THRESHOLD = 0.5
+# An answer is given from this score up. Each scorer has its own, chosen by cross-validation
+# on questions it was not trained on (docs/benchmarks.md): the blend of the two opinions,
+# and the word-by-word matcher alone (a base without examples, or a very large one).
+DEFAULT_THRESHOLD = 0.44
+WORDS_ONLY_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
 UNKNOWN_WORD_FACTOR = 2.0  # weight of a word the base has never seen, times the rarest idf
@@ -56,7 +61,7 @@ TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide sc
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 # Share of the classifier's probability in an entry's score, when there are examples. With
 # the threshold, chosen on questions neither part was trained on (docs/benchmarks.md).
-CLASSIFIER_SHARE = 0.5
+CLASSIFIER_SHARE = 0.8
 # Training grows with entries × features: past this size the matcher works alone (a FAQ
 # has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
 MAX_CLASSIFIER_ENTRIES = 500
@@ -103,13 +108,16 @@ class Matcher:
         self,
         entries: Mapping[str, Entry],
         synonyms: Iterable[Sequence[str]] = (),
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         question_coverage_weight: float = QUESTION_COVERAGE_WEIGHT,
         unknown_word_factor: float = UNKNOWN_WORD_FACTOR,
         entry_words_factor: float = ENTRY_WORDS_FACTOR,
         examples: Sequence[tuple[str, str | None]] = (),
+        cache_dir: Path | None = None,
     ) -> None:
-        self.threshold = threshold
+        """`threshold` defaults to the one calibrated for how the base is scored (with
+        examples or without); `cache_dir` keeps the classifier's weights between processes
+        (bot.classifier)."""
         self._alpha = question_coverage_weight
         self._beta = entry_words_factor
         self._kinds = {entry_id: entry.kind for entry_id, entry in entries.items()}
@@ -176,9 +184,12 @@ class Matcher:
             labels += [label or DECLINE for _, label in examples]
             # How texts are read depends on the phrasings (in `taught`) and the synonyms.
             context = repr(sorted(self._single.items())) + repr(sorted(self._multi.items()))
-            self._classifier = trained(taught, labels, self.tokens, context)
+            self._classifier = trained(taught, labels, self.tokens, context, cache_dir)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
+        if threshold is None:
+            threshold = WORDS_ONLY_THRESHOLD if self._classifier is None else DEFAULT_THRESHOLD
+        self.threshold = threshold
 
     @property
     def classifier(self) -> Classifier | None:
@@ -311,21 +322,39 @@ class Matcher:
         whole = set(words)
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
             return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
+        # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
+        learnt = self._classifier is not None and OFF_TOPIC not in whole
         best = self._score(whole, with_smalltalk=True)
+        if learnt:
+            best = self._blend(best, text, words, with_smalltalk=True)
         pieces = sentences(text)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
         seen = [whole]
         for piece in pieces if len(pieces) > 1 else []:
-            tokens = set(self._analyse(piece, correct=True)) | context
+            piece_words = self._analyse(piece, correct=True)
+            tokens = set(piece_words) | context
             if tokens not in seen:  # "Merci!" alone, or a repeat: nothing new to score
                 seen.append(tokens)
-                np.maximum(best, self._score(tokens), out=best)
-        # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
-        if self._classifier is not None and OFF_TOPIC not in whole:
-            opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
-            best = (1 - CLASSIFIER_SHARE) * best + CLASSIFIER_SHARE * opinion
+                scores = self._score(tokens)
+                if learnt:
+                    scores = self._blend(scores, piece, piece_words, with_smalltalk=False)
+                np.maximum(best, scores, out=best)
+        if self._classifier is not None and not learnt:
+            # The words decide alone: put their threshold where the blend's is.
+            best *= DEFAULT_THRESHOLD / WORDS_ONLY_THRESHOLD
         return best
+
+    def _blend(
+        self, scores: np.ndarray, text: str, words: list[str], *, with_smalltalk: bool
+    ) -> np.ndarray:
+        """The word-by-word scores averaged with the classifier's probabilities."""
+        assert self._classifier is not None
+        opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
+        if not with_smalltalk:
+            opinion[self._entry_is_smalltalk] = 0.0
+        blended: np.ndarray = (1 - CLASSIFIER_SHARE) * scores + CLASSIFIER_SHARE * opinion
+        return blended
 
     def _known_amount(self, token: str) -> bool:
         """An amount the base names ("le 50 000 $ c'est pour quoi?") is a topic on its own;

@@ -66,5 +66,5 @@ class Services:
             self.settings.knowledge_dir,
             self.clock,
             self.settings.timezone,
-            self.assistant.matcher.threshold,
+            cache_dir=self.settings.cache_dir,
         )

@@ -3,10 +3,15 @@ and, for the reading rules themselves, through `Matcher.tokens` on the real know
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bot.classifier import Classifier
 from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
 from bot.knowledge import load_knowledge
@@ -194,6 +199,71 @@ def test_the_classifier_is_trained_once_per_set_of_examples() -> None:
     assert more.classifier is not None
     assert more.classifier is not first.classifier
     assert Matcher(base.entries, base.synonyms).classifier is None
+
+
+def test_trained_weights_are_kept_on_disk_and_read_back_the_same(tmp_path: Path) -> None:
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    learned = Matcher(base.entries, base.synonyms, examples=base.examples, cache_dir=tmp_path)
+    assert learned.classifier is not None
+    (saved,) = tmp_path.glob("classifier-*.npz")
+    loaded = Classifier.load(saved)
+    assert loaded.labels == learned.classifier.labels
+    for question in ("c'tu gratuit?", "who are the trainers", "météo demain à Laval"):
+        words = learned.tokens(question)
+        expected = learned.classifier.probabilities(question, words)
+        np.testing.assert_allclose(loaded.probabilities(question, words), expected)
+    # Another set of examples is another file; the same set is not written twice.
+    more = [*base.examples, ("allo la gang", "greeting")]
+    Matcher(base.entries, base.synonyms, examples=more, cache_dir=tmp_path)
+    Matcher(base.entries, base.synonyms, examples=base.examples, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("classifier-*.npz"))) == 2
+
+
+def test_a_damaged_weights_file_is_refused(tmp_path: Path) -> None:
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    Matcher(base.entries, base.synonyms, examples=base.examples, cache_dir=tmp_path)
+    (saved,) = tmp_path.glob("classifier-*.npz")
+    whole = saved.read_bytes()
+    for content in (b"", b"not weights at all", whole[: len(whole) // 2]):
+        saved.write_bytes(content)
+        with pytest.raises(ValueError, match="not a saved classifier"):
+            Classifier.load(saved)
+
+
+def test_an_unwritable_cache_only_costs_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = load_knowledge(PROJECT_ROOT / "knowledge")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    learned = Matcher(base.entries, base.synonyms, examples=base.examples, cache_dir=blocked)
+    assert learned.match("c'tu gratuit?").entry_id == "cost"
+    assert "Could not keep the classifier weights" in caplog.text
+
+
+def test_a_new_process_reads_the_kept_weights_and_replaces_damaged_ones(
+    tmp_path: Path,
+) -> None:
+    def explain() -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "CACHE_DIR": str(tmp_path), "DATABASE_URL": ""}
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "eval", "--explain", "c'tu gratuit?"],
+            cwd=PROJECT_ROOT,
+            env={k: v for k, v in environment.items() if v},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+
+    first = explain()
+    (saved,) = tmp_path.glob("classifier-*.npz")
+    assert "verdict: cost" in first.stdout
+    saved.write_bytes(b"half a file")
+    second = explain()
+    assert "unreadable, training again" in second.stderr
+    assert second.stdout == first.stdout
+    assert Classifier.load(saved).labels  # the damaged file was replaced by good weights
 
 
 async def test_the_bot_declines_what_its_examples_taught_it_to(bot: Harness) -> None:
