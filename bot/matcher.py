@@ -40,7 +40,7 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # An answer is given from this score up. Each scorer has its own, chosen by cross-validation
 # on questions it was not trained on (docs/benchmarks.md): the blend of the two opinions,
 # and the word-by-word matcher alone (a base without examples, or a very large one).
-DEFAULT_THRESHOLD = 0.44
+DEFAULT_THRESHOLD = 0.48
 WORDS_ONLY_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
@@ -61,7 +61,7 @@ TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide sc
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 # Share of the classifier's probability in an entry's score, when there are examples. With
 # the threshold, chosen on questions neither part was trained on (docs/benchmarks.md).
-CLASSIFIER_SHARE = 0.8
+CLASSIFIER_SHARE = 0.9
 # Training grows with entries × features: past this size the matcher works alone (a FAQ
 # has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
 MAX_CLASSIFIER_ENTRIES = 500
@@ -112,6 +112,7 @@ class Matcher:
         question_coverage_weight: float = QUESTION_COVERAGE_WEIGHT,
         unknown_word_factor: float = UNKNOWN_WORD_FACTOR,
         entry_words_factor: float = ENTRY_WORDS_FACTOR,
+        classifier_share: float = CLASSIFIER_SHARE,
         examples: Sequence[tuple[str, str | None]] = (),
         cache_dir: Path | None = None,
     ) -> None:
@@ -120,6 +121,7 @@ class Matcher:
         (bot.classifier)."""
         self._alpha = question_coverage_weight
         self._beta = entry_words_factor
+        self._share = classifier_share
         self._kinds = {entry_id: entry.kind for entry_id, entry in entries.items()}
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
@@ -353,7 +355,7 @@ class Matcher:
         opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
         if not with_smalltalk:
             opinion[self._entry_is_smalltalk] = 0.0
-        blended: np.ndarray = (1 - CLASSIFIER_SHARE) * scores + CLASSIFIER_SHARE * opinion
+        blended: np.ndarray = (1 - self._share) * scores + self._share * opinion
         return blended
 
     def _known_amount(self, token: str) -> bool:
