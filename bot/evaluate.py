@@ -14,10 +14,10 @@ from bot.config import PROJECT_ROOT
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 # Questions the bot never learnt from. Each set was written from the seeds alone by someone
-# who saw neither the knowledge base nor the code. blind4 was measured (figures only, not
-# the questions) to check the classifier of bot.classifier before it was kept; blind5 was
-# measured once, at the end. Earlier sets (dev, test, holdout, blind, blind2, blind3) were
-# read and tuned on: they are now knowledge/examples/, which the bot learns from.
+# who saw neither the knowledge base nor the code, and only figures were ever looked at
+# (docs/benchmarks.md says when). Settings are chosen on knowledge/examples/ instead
+# (bench.calibration). Earlier sets (dev, test, holdout, blind, blind2, blind3) were read
+# and tuned on: they are now knowledge/examples/, which the bot learns from.
 SPLITS = ("blind4", "blind5")
 UNSEEN = "blind5"
 Predictor = Callable[[str], str | None]

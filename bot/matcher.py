@@ -14,9 +14,10 @@ are also scored sentence by sentence, so context about an organisation does not 
 one sentence that asks.
 
 When the knowledge base has example questions (knowledge/examples/), each entry's score is
-averaged with the probability a classifier trained on them gives it (bot.classifier): the
-word-by-word comparison knows the phrasings well, the classifier knows how people write
-when nobody told them the phrasings, and which questions to decline.
+blended with the probability a classifier trained on them gives it (bot.classifier), on the
+whole message and on each sentence: the word-by-word comparison knows the phrasings well,
+the classifier knows how people write when nobody told them the phrasings, and which
+questions to decline.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ OFF_TOPIC_FACTOR = 3.0
 TIE_BREAK = 1e-4  # share of the best phrasing's score added to an entry-wide score
 PROTECTED_ZIPF = 3.0  # a real word at least this common is never "corrected" into another
 # Share of the classifier's probability in an entry's score, when there are examples. With
-# the threshold, chosen on questions neither part was trained on (docs/benchmarks.md).
+# the threshold, chosen by cross-validation on the examples (bench/calibration.py).
 CLASSIFIER_SHARE = 0.9
 # Training grows with entries × features: past this size the matcher works alone (a FAQ
 # has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
