@@ -351,7 +351,7 @@ class Matcher:
     def _blend(
         self, scores: np.ndarray, text: str, words: list[str], *, with_smalltalk: bool
     ) -> np.ndarray:
-        """The word-by-word scores averaged with the classifier's probabilities."""
+        """The word-by-word scores and the classifier's probabilities, weighted by the share."""
         assert self._classifier is not None
         opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
         if not with_smalltalk:
