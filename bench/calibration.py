@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from bench._common import EXAMPLES_DIR, print_header, real_knowledge, table
+from bench.accuracy import Scored, outcome
 from bot.evaluate import LabelledQuestion, load_questions
 from bot.matcher import CLASSIFIER_SHARE, DEFAULT_THRESHOLD, Matcher
 
@@ -57,9 +58,7 @@ class Outcome:
         ]
 
 
-def held_out_scores() -> tuple[
-    list[LabelledQuestion], dict[float, list[tuple[str | None, float]]]
-]:
+def held_out_scores() -> tuple[list[LabelledQuestion], dict[float, list[Scored]]]:
     """Every held-out question, and its best entry and score for each share."""
     base = real_knowledge()
     questions = [
@@ -69,7 +68,7 @@ def held_out_scores() -> tuple[
     ]
     folds = sorted({q.split for q in questions if q.split.startswith(HELD_OUT_PREFIX)})
     tested: list[LabelledQuestion] = []
-    scores: dict[float, list[tuple[str | None, float]]] = {share: [] for share in SHARES}
+    scores: dict[float, list[Scored]] = {share: [] for share in SHARES}
     for fold in folds:
         held_out = [q for q in questions if q.split == fold]
         examples = [(q.q, q.expect) for q in questions if q.split != fold]
@@ -80,26 +79,26 @@ def held_out_scores() -> tuple[
             )
             for question in held_out:
                 ranked = matcher.rank(question.q)
-                scores[share].append(ranked[0] if ranked else (None, 0.0))
+                scores[share].append(Scored(*ranked[0]) if ranked else Scored(None, 0.0))
         print(f"  {fold}: {len(held_out)} questions", flush=True)
     return tested, scores
 
 
 def outcomes(
-    questions: list[LabelledQuestion], scores: dict[float, list[tuple[str | None, float]]]
+    questions: list[LabelledQuestion], scores: dict[float, list[Scored]]
 ) -> list[Outcome]:
     results: list[Outcome] = []
     in_scope = sum(q.expect is not None for q in questions)
     for share, answers in scores.items():
         for threshold in THRESHOLDS:
             right = declined = wrong = 0
-            for question, (entry_id, score) in zip(questions, answers, strict=True):
-                given = entry_id if score >= threshold else None
+            for question, scored in zip(questions, answers, strict=True):
+                decided, misled = outcome(question, scored, threshold)
                 if question.expect is None:
-                    declined += given is None
-                elif given in question.acceptable:
-                    right += 1
-                wrong += given is not None and given not in question.acceptable
+                    declined += decided
+                else:
+                    right += decided
+                wrong += misled
             results.append(
                 Outcome(
                     share,
