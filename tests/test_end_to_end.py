@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import sys
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
 from bot.memory_api import MemoryBotApi, UserSpec
 from bot.memory_http import MemoryHttpServer
+from tests.processes import start_bot
 
 TOKEN = "424242:E2E-TEST"
 
@@ -26,16 +24,7 @@ async def test_question_answered_through_real_long_polling(tmp_path: Path) -> No
             "KNOWLEDGE_DIR": str(PROJECT_ROOT / "knowledge"),
         }
         env.pop("WEBHOOK_URL", None)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        bot = await start_bot(env, tmp_path, ready=False)  # long polling: no webhook events
         try:
             person = UserSpec(77, "Maude", language_code="fr")
             api.user_message(person, "Combien vaut la bourse innovation?")
@@ -43,9 +32,8 @@ async def test_question_answered_through_real_long_polling(tmp_path: Path) -> No
             assert "50\u00a0000\u00a0$" in (replies[0].text or "")
             assert any(method == "getUpdates" for method, _ in api.calls)
         finally:
-            process.send_signal(signal.SIGTERM)
-            output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-        log = output.decode()
-        assert process.returncode == 0, log
+            status = await bot.stop(within=30)
+        log = bot.output
+        assert status == 0, log
         assert TOKEN not in log, "the token must never reach the logs"
         assert "Combien vaut" not in log, "message text must not be logged at INFO"
