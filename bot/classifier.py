@@ -26,7 +26,6 @@ import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from threading import Lock
@@ -62,67 +61,84 @@ def char_grams(folded: str) -> list[str]:
     return grams
 
 
-@dataclass(frozen=True)
-class _Block:
-    """One kind of feature (words or character n-grams): its vocabulary and idf."""
+class _Features:
+    """How a text becomes a row of features: its words' tf-idf and its character n-grams'.
 
-    index: dict[str, int]
-    idf: np.ndarray
-    offset: int
+    Each kind has its own vocabulary (words first, then n-grams, in one column space) and
+    is l2-normalised on its own, so a long message's many n-grams do not drown its words.
+    """
+
+    def __init__(self, words: Sequence[str], grams: Sequence[str], idf: np.ndarray) -> None:
+        self.words = {word: n for n, word in enumerate(words)}
+        self.grams = {gram: n + len(words) for n, gram in enumerate(grams)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+        # A word's n-grams as columns, once per word: most of a question's cost.
+        self._word_grams = lru_cache(maxsize=16384)(self._word_grams_uncached)
+
+    @property
+    def width(self) -> int:
+        return len(self.words) + len(self.grams)
 
     @classmethod
-    def of(cls, vocabulary: Sequence[str], idf: np.ndarray, offset: int) -> _Block:
-        return cls({f: i for i, f in enumerate(vocabulary)}, idf, offset)
+    def fit(cls, texts: Sequence[tuple[str, list[str]]]) -> _Features:
+        """The vocabularies and idf of (folded text, matcher words) pairs."""
+        word_idf = _idf([words for _, words in texts])
+        gram_idf = _idf([char_grams(folded) for folded, _ in texts])
+        idf = np.array(list(word_idf.values()) + list(gram_idf.values()))
+        return cls(list(word_idf), list(gram_idf), idf)
 
-    @classmethod
-    def fit(cls, documents: Sequence[Sequence[str]], offset: int) -> _Block:
-        frequency: Counter[str] = Counter()
-        for features in documents:
-            frequency.update(set(features))
-        vocabulary = sorted(frequency)
-        n = len(documents)
-        idf = np.array([math.log((1 + n) / (1 + frequency[f])) + 1 for f in vocabulary])
-        return cls.of(vocabulary, idf, offset)
+    def _word_grams_uncached(self, word: str) -> np.ndarray:
+        index = self.grams
+        return np.fromiter((index[g] for g in char_grams(word) if g in index), np.intp)
 
-    def encode(self, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Column numbers and l2-normalised tf-idf values (log-scaled counts).
+    def encode(self, texts: Sequence[tuple[str, list[str]]]) -> tuple[np.ndarray, ...]:
+        """(row, column, value) of the non-zero features of (folded text, words) pairs.
 
-        Written for speed: it runs for every sentence of every question.
+        All texts at once, for speed: the sentences of one question (or a whole training
+        set) cost one sort, not one per sentence and kind of feature.
         """
-        index = self.index
-        return self.weigh(np.fromiter((index[f] for f in features if f in index), np.intp))
+        width, index = self.width, self.words
+        # A feature's key is its column plus its group's start: text n's words are group 2n,
+        # its n-grams group 2n + 1.
+        keys: list[np.ndarray] = []
+        grams: list[np.ndarray] = []  # each word's n-gram columns
+        starts: list[int] = []  # and its group's start
+        for row, (folded, words) in enumerate(texts):
+            group = 2 * row * width
+            keys.append(np.fromiter((index[w] + group for w in words if w in index), np.intp))
+            these = [self._word_grams(word) for word in folded.split()]
+            grams += these
+            starts += [group + width] * len(these)
+        if grams:
+            sizes = [len(columns) for columns in grams]
+            keys.append(np.concatenate(grams) + np.repeat(np.array(starts, np.intp), sizes))
+        found, counts = np.unique(np.concatenate(keys), return_counts=True)
+        groups, columns = np.divmod(found, width)
+        values = (1 + np.log(counts)) * self.idf[columns]  # log-scaled counts × idf
+        norms = np.sqrt(np.bincount(groups, values * values, minlength=2 * len(texts)))
+        values /= norms[groups]
+        return groups // 2, columns, values
 
-    def weigh(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`encode` for features already turned into this block's column numbers."""
-        columns, counts = np.unique(columns, return_counts=True)
-        values = (1 + np.log(counts)) * self.idf[columns]
-        if len(values):
-            values /= np.sqrt(values @ values)
-        return columns + self.offset, values
+
+def _idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Smoothed idf of each feature, in sorted feature order (scikit-learn's formula)."""
+    frequency: Counter[str] = Counter()
+    for features in documents:
+        frequency.update(set(features))
+    n = len(documents)
+    return {f: math.log((1 + n) / (1 + frequency[f])) + 1 for f in sorted(frequency)}
 
 
 class Classifier:
     """Probabilities over labels (entry ids, and DECLINE) for a question."""
 
     def __init__(
-        self,
-        labels: Sequence[str],
-        words: _Block,
-        grams: _Block,
-        weights: np.ndarray,
-        bias: np.ndarray,
+        self, labels: Sequence[str], features: _Features, weights: np.ndarray, bias: np.ndarray
     ) -> None:
         self.labels = list(labels)
-        self._words = words
-        self._grams = grams
+        self._features = features
         self._weights = np.ascontiguousarray(weights, dtype=np.float64)
         self._bias = np.asarray(bias, dtype=np.float64)
-        # A word's character n-grams as columns, once per word: most of a question's cost.
-        self._word_grams = lru_cache(maxsize=16384)(self._word_grams_uncached)
-
-    def _word_grams_uncached(self, word: str) -> np.ndarray:
-        index = self._grams.index
-        return np.fromiter((index[g] for g in char_grams(word) if g in index), np.intp)
 
     @classmethod
     def train(
@@ -136,20 +152,10 @@ class Classifier:
         from scipy.sparse import csr_matrix
         from sklearn.linear_model import LogisticRegression
 
-        grams = [char_grams(fold(text)) for text in texts]
-        word_block = _Block.fit(words, 0)
-        gram_block = _Block.fit(grams, len(word_block.index))
-        width = len(word_block.index) + len(gram_block.index)
-        rows: list[int] = []
-        columns: list[int] = []
-        values: list[float] = []
-        for row, (w, g) in enumerate(zip(words, grams, strict=True)):
-            for block, features in ((word_block, w), (gram_block, g)):
-                cols, vals = block.encode(features)
-                rows += [row] * len(cols)
-                columns += cols.tolist()
-                values += vals.tolist()
-        matrix = csr_matrix((values, (rows, columns)), shape=(len(texts), width))
+        pairs = [(fold(text), w) for text, w in zip(texts, words, strict=True)]
+        features = _Features.fit(pairs)
+        rows, columns, values = features.encode(pairs)
+        matrix = csr_matrix((values, (rows, columns)), shape=(len(texts), features.width))
         model = LogisticRegression(
             C=REGULARISATION, solver="sag", tol=1e-4, max_iter=3000, random_state=0
         )
@@ -160,21 +166,22 @@ class Classifier:
             weights = np.hstack([-weights, weights]) / 2
             bias = np.array([-bias[0], bias[0]]) / 2
         names = [str(label) for label in model.classes_]
-        return cls(names, word_block, gram_block, weights, bias)
+        return cls(names, features, weights, bias)
 
     def save(self, path: Path) -> None:
         """Write the weights to `path`, whole or not at all (a crash leaves no half file)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        words = len(self._features.words)
         try:
             with os.fdopen(handle, "wb") as file:
                 np.savez(
                     file,
                     labels=np.array(self.labels, dtype=str),
-                    words=np.array(list(self._words.index), dtype=str),
-                    words_idf=self._words.idf,
-                    grams=np.array(list(self._grams.index), dtype=str),
-                    grams_idf=self._grams.idf,
+                    words=np.array(list(self._features.words), dtype=str),
+                    words_idf=self._features.idf[:words],
+                    grams=np.array(list(self._features.grams), dtype=str),
+                    grams_idf=self._features.idf[words:],
                     weights=self._weights,
                     bias=self._bias,
                 )
@@ -189,30 +196,31 @@ class Classifier:
         try:
             with np.load(path, allow_pickle=False) as data:
                 words = [str(w) for w in data["words"]]
-                word_block = _Block.of(words, data["words_idf"], 0)
                 grams = [str(g) for g in data["grams"]]
-                gram_block = _Block.of(grams, data["grams_idf"], len(words))
+                idf = np.concatenate([data["words_idf"], data["grams_idf"]])
                 labels = [str(label) for label in data["labels"]]
                 weights, bias = data["weights"], data["bias"]
         except (KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"{path} is not a saved classifier: {exc}") from exc
-        if weights.shape != (len(words) + len(grams), len(labels)) or bias.shape != (len(labels),):
+        width = len(words) + len(grams)
+        if idf.shape != (width,) or weights.shape != (width, len(labels)):
             raise ValueError(f"{path} has weights of the wrong shape")
-        return cls(labels, word_block, gram_block, weights, bias)
+        if bias.shape != (len(labels),):
+            raise ValueError(f"{path} has weights of the wrong shape")
+        return cls(labels, _Features(words, grams, idf), weights, bias)
 
-    def probabilities(self, text: str, words: list[str]) -> np.ndarray:
-        """The probability of each label (in `labels` order) for a question the matcher
-        read as `words`."""
-        logits = self._bias.copy()
-        grams = [self._word_grams(word) for word in fold(text).split()]
-        for columns, values in (
-            self._words.encode(words),
-            self._grams.weigh(np.concatenate(grams) if grams else np.zeros(0, np.intp)),
-        ):
-            if len(columns):
-                logits += values @ self._weights[columns]
-        exp = np.exp(logits - logits.max())
-        probabilities: np.ndarray = exp / exp.sum()
+    def probabilities(self, texts: Sequence[tuple[str, list[str]]]) -> np.ndarray:
+        """The probability of each label (columns, in `labels` order) for each question
+        (rows), given as its folded text and the words the matcher read in it.
+
+        Several at once (a message and its sentences): one matrix product for all.
+        """
+        rows, columns, values = self._features.encode(texts)
+        spread = np.zeros((len(texts), len(columns)))
+        spread[rows, np.arange(len(columns))] = values
+        logits = spread @ self._weights[columns] + self._bias
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
         return probabilities
 
 

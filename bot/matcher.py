@@ -216,7 +216,11 @@ class Matcher:
 
     def _analyse(self, text: str, *, correct: bool) -> list[str]:
         """Folded, stemmed, typo-corrected, synonym-mapped words without stop words."""
-        words = read_intents(fold(text[:MAX_QUERY_CHARS])).split()
+        return self._read(fold(text[:MAX_QUERY_CHARS]), correct=correct)
+
+    def _read(self, folded: str, *, correct: bool) -> list[str]:
+        """`_analyse` for a text already folded."""
+        words = read_intents(folded).split()
         if correct:
             words = [part for word in words for part in self._split(word)]
         stems = [stem(w) for w in words]
@@ -321,89 +325,115 @@ class Matcher:
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
         """
         text = text[:MAX_QUERY_CHARS]
-        words = self._analyse(text, correct=True)
+        pieces = [(folded, self._read(folded, correct=True)) for folded in self._fold(text)]
+        # The whole message is its sentences end to end: read once, not twice.
+        folded = " ".join(piece for piece, _ in pieces)
+        words = [word for _, piece_words in pieces for word in piece_words]
         whole = set(words)
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
             return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
-        # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
-        learnt = self._classifier is not None and OFF_TOPIC not in whole
-        best = self._score(whole, with_smalltalk=True)
-        if learnt:
-            best = self._blend(best, text, words, with_smalltalk=True)
-        pieces = sentences(text)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
-        seen = [whole]
-        for piece in pieces if len(pieces) > 1 else []:
-            piece_words = self._analyse(piece, correct=True)
+        read = [(folded, words, whole)]
+        for piece_folded, piece_words in pieces if len(pieces) > 1 else []:
             tokens = set(piece_words) | context
-            if tokens not in seen:  # "Merci!" alone, or a repeat: nothing new to score
-                seen.append(tokens)
-                scores = self._score(tokens)
-                if learnt:
-                    scores = self._blend(scores, piece, piece_words, with_smalltalk=False)
-                np.maximum(best, scores, out=best)
-        if self._classifier is not None and not learnt:
+            if all(tokens != seen for _, _, seen in read):  # "Merci!", a repeat: nothing new
+                read.append((piece_folded, piece_words, tokens))
+        scores = self._score([tokens for _, _, tokens in read])
+        # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
+        if self._classifier is not None and OFF_TOPIC not in whole:
+            opinions = self._classifier.probabilities([(f, w) for f, w, _ in read])
+            opinions = opinions[:, self._classifier_columns]
+            opinions[1:, self._entry_is_smalltalk] = 0.0  # a sentence is never a greeting
+            scores = (1 - self._share) * scores + self._share * opinions
+        elif self._classifier is not None:
             # The words decide alone: put their threshold where the blend's is.
-            best *= DEFAULT_THRESHOLD / WORDS_ONLY_THRESHOLD
+            scores *= DEFAULT_THRESHOLD / WORDS_ONLY_THRESHOLD
+        best: np.ndarray = scores.max(axis=0)
         return best
 
-    def _blend(
-        self, scores: np.ndarray, text: str, words: list[str], *, with_smalltalk: bool
-    ) -> np.ndarray:
-        """The word-by-word scores and the classifier's probabilities, weighted by the share."""
-        assert self._classifier is not None
-        opinion = self._classifier.probabilities(text, words)[self._classifier_columns]
-        if not with_smalltalk:
-            opinion[self._entry_is_smalltalk] = 0.0
-        blended: np.ndarray = (1 - self._share) * scores + self._share * opinion
-        return blended
+    @staticmethod
+    def _fold(text: str) -> list[str]:
+        """The message's sentences, folded, without those that fold to nothing ("?!"):
+        an empty text would only give the classifier's prior a say."""
+        pieces = sentences(text)
+        folded = [fold(piece) for piece in pieces] if len(pieces) > 1 else [fold(text)]
+        return [piece for piece in folded if piece] or [""]
 
     def _known_amount(self, token: str) -> bool:
         """An amount the base names ("le 50 000 $ c'est pour quoi?") is a topic on its own;
         short numbers (a seat count, a year's digits, "2+2") are not."""
         return len(token) >= 4 and token in self._postings
 
-    def _score(self, query: set[str], *, with_smalltalk: bool = False) -> np.ndarray:
-        """Score of every entry (an array in entry order); small talk only if asked."""
-        scores = self._score_words(query - self._smalltalk_only)
-        scores[self._entry_is_smalltalk] = 0.0
-        if with_smalltalk and not query.isdisjoint(self._smalltalk_words):
-            chatter = self._score_words(query)
-            scores[self._entry_is_smalltalk] = chatter[self._entry_is_smalltalk]
+    def _score(self, queries: Sequence[set[str]]) -> np.ndarray:
+        """Every entry's score (columns, in entry order) for the whole message and each of
+        its sentences (rows, the whole first); small talk only for the whole message."""
+        rows = [query - self._smalltalk_only for query in queries]
+        chatty = not queries[0].isdisjoint(self._smalltalk_words)
+        if chatty:
+            rows.append(queries[0])
+        scores = self._score_words(rows)
+        smalltalk = self._entry_is_smalltalk
+        chatter = scores[-1, smalltalk]  # a copy (boolean indexing)
+        scores[:, smalltalk] = 0.0
+        if chatty:
+            scores[0, smalltalk] = chatter
+            scores = scores[:-1]
         return scores
 
-    def _score_words(self, tokens: set[str]) -> np.ndarray:
-        """Best phrasing per entry, or the entry's words as a whole, whichever is higher.
+    def _score_words(self, queries: Sequence[set[str]]) -> np.ndarray:
+        """Best phrasing per entry, or the entry's words as a whole, whichever is higher:
+        one row per query, all computed together (one count and one pass over the
+        candidates for a message and all its sentences).
 
         A phrasing scores the geometric mean (weighted by `alpha`) of the share of the
         question it explains and the share of itself the question contains; an entry as a
         whole scores `beta` times the share of the question found anywhere in it.
         """
-        scores = np.zeros(len(self._entry_ids))
-        weights = {t: self._word_weight(t) for t in tokens}
-        query_weight = sum(weights.values())
-        found = [t for t in tokens if t in self._postings]
-        if not found or query_weight <= 0:
+        entry_count, phrasing_count = len(self._entry_ids), len(self._phrasings)
+        scores = np.zeros((len(queries), entry_count))
+        query_weight = np.ones(len(queries))
+        phrasings: list[np.ndarray] = []  # per query: its words' phrasings, offset by row
+        phrasing_weights: list[np.ndarray] = []  # and the weight of the word found in each
+        entries: list[np.ndarray] = []  # the same for entries as a whole
+        entry_weights: list[np.ndarray] = []
+        for row, tokens in enumerate(queries):
+            weights = {t: self._word_weight(t) for t in tokens}
+            total = sum(weights.values())
+            found = [t for t in tokens if t in self._postings]
+            if not found or total <= 0:
+                continue
+            query_weight[row] = total
+            word_weights = [weights[t] for t in found]
+            for postings, ids, id_weights, offset in (
+                (self._postings, phrasings, phrasing_weights, row * phrasing_count),
+                (self._entry_postings, entries, entry_weights, row * entry_count),
+            ):
+                lists = [postings[t] for t in found]
+                ids.append(np.concatenate(lists) + offset)
+                id_weights.append(np.repeat(word_weights, [len(ids) for ids in lists]))
+        if not phrasings:
             return scores
-        phrasings = np.concatenate([self._postings[t] for t in found])
-        phrasing_weights = np.repeat(
-            [weights[t] for t in found], [len(self._postings[t]) for t in found]
+        shared = np.bincount(
+            np.concatenate(phrasings),
+            np.concatenate(phrasing_weights),
+            minlength=len(queries) * phrasing_count,
         )
-        shared = np.bincount(phrasings, phrasing_weights, minlength=len(self._phrasings))
         candidates = np.flatnonzero(shared)
+        rows, phrasing = np.divmod(candidates, phrasing_count)
         overlap = shared[candidates]
         alpha = self._alpha
-        phrasing_scores = (overlap / query_weight) ** alpha * (
-            overlap / self._phrasing_weight[candidates]
+        phrasing_scores = (overlap / query_weight[rows]) ** alpha * (
+            overlap / self._phrasing_weight[phrasing]
         ) ** (1 - alpha)
-        np.maximum.at(scores, self._phrasing_entry[candidates], phrasing_scores)
-        entries = np.concatenate([self._entry_postings[t] for t in found])
-        entry_weights = np.repeat(
-            [weights[t] for t in found], [len(self._entry_postings[t]) for t in found]
+        cells = rows * entry_count + self._phrasing_entry[phrasing]
+        np.maximum.at(scores.reshape(-1), cells, phrasing_scores)
+        shared = np.bincount(
+            np.concatenate(entries),
+            np.concatenate(entry_weights),
+            minlength=len(queries) * entry_count,
         )
-        whole = self._beta * np.bincount(entries, entry_weights, minlength=len(scores))
-        whole /= query_weight
+        whole = shared.reshape(scores.shape) * (self._beta / query_weight[:, None])
         # On a tie, the entry with the closer single phrasing goes first.
         return np.where(whole > scores, whole + TIE_BREAK * scores, scores)
 
