@@ -1,10 +1,11 @@
-"""Command line: `python -m bot run | chat | health | kb check | eval | db upgrade`."""
+"""Command line: `python -m bot run | chat | health | kb check | kb train | eval | db upgrade`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=args.verbose, log_format=settings.log_format)
     command: str = args.command
     if command == "kb":
-        return _kb_check(settings)
+        return _kb_train(settings) if args.action == "train" else _kb_check(settings)
     if command == "eval":
         return _eval(settings, args.split, args.threshold, args.details, args.explain)
     if command == "db":
@@ -72,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="talk to the bot in this terminal, no token needed")
     chat.add_argument("--no-demo", action="store_true", help="don't add demo data")
     kb = commands.add_parser("kb", help="knowledge base tools")
-    kb.add_argument("action", choices=["check"])
+    kb.add_argument(
+        "action", choices=["check", "train"],
+        help="check: report every problem; train: keep the classifier's weights in CACHE_DIR",
+    )  # fmt: skip
     evaluation = commands.add_parser("eval", help="accuracy on the labelled questions in eval/")
     evaluation.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     evaluation.add_argument("--threshold", type=float, default=None)
@@ -89,6 +93,35 @@ def _kb_check(settings: Settings) -> int:
     text, status = report(check(settings.knowledge_dir))
     print(text)
     return status
+
+
+def _kb_train(settings: Settings) -> int:
+    """Train the classifier now and keep its weights in CACHE_DIR, so that the next start
+    reads them: run where memory is plentiful (an image build), not in a small container."""
+    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.matcher import Matcher
+
+    try:
+        base = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
+        return 1
+    started = time.perf_counter()
+    matcher = Matcher(
+        base.entries, base.synonyms, examples=base.examples, cache_dir=settings.cache_dir
+    )
+    if matcher.classifier is None:
+        print("No examples in knowledge/examples/: nothing to train.")
+        return 0
+    kept = sorted(settings.cache_dir.glob("classifier-*.npz"), key=lambda f: f.stat().st_mtime)
+    if not kept:
+        print(f"Trained, but the weights could not be written to {settings.cache_dir}.")
+        return 1
+    print(
+        f"Classifier ready ({len(base.examples)} examples, {time.perf_counter() - started:.1f} s):"
+        f" {kept[-1]}"
+    )
+    return 0
 
 
 def _eval(

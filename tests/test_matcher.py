@@ -241,29 +241,53 @@ def test_an_unwritable_cache_only_costs_a_warning(
     assert "Could not keep the classifier weights" in caplog.text
 
 
-def test_a_new_process_reads_the_kept_weights_and_replaces_damaged_ones(
+def run_bot_command(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DATABASE_URL": "", **variables}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=PROJECT_ROOT,
+        env={k: v for k, v in environment.items() if v},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replaced(
     tmp_path: Path,
 ) -> None:
+    trained = run_bot_command("kb", "train", CACHE_DIR=str(tmp_path))
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    (saved,) = tmp_path.glob("classifier-*.npz")
+    assert f"Classifier ready ({len(load_knowledge(PROJECT_ROOT / 'knowledge').examples)}" in (
+        trained.stdout
+    )
+    assert str(saved) in trained.stdout
+    assert "Classifier trained on" in trained.stderr
+
     def explain() -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "CACHE_DIR": str(tmp_path), "DATABASE_URL": ""}
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "eval", "--explain", "c'tu gratuit?"],
-            cwd=PROJECT_ROOT,
-            env={k: v for k, v in environment.items() if v},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        result = run_bot_command("eval", "--explain", "c'tu gratuit?", CACHE_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
 
     first = explain()
-    (saved,) = tmp_path.glob("classifier-*.npz")
     assert "verdict: cost" in first.stdout
+    assert "Classifier trained" not in first.stderr  # read from the file
     saved.write_bytes(b"half a file")
     second = explain()
     assert "unreadable, training again" in second.stderr
     assert second.stdout == first.stdout
     assert Classifier.load(saved).labels  # the damaged file was replaced by good weights
+
+
+def test_kb_train_refuses_a_broken_knowledge_base(tmp_path: Path) -> None:
+    result = run_bot_command(
+        "kb", "train", KNOWLEDGE_DIR=str(tmp_path), CACHE_DIR=str(tmp_path / "cache")
+    )
+    assert result.returncode == 1
+    assert "python -m bot kb check" in result.stdout
+    assert not (tmp_path / "cache").exists()
 
 
 async def test_the_bot_declines_what_its_examples_taught_it_to(bot: Harness) -> None:
