@@ -162,8 +162,11 @@ class Matcher:
         # Inverted index as arrays: a question's cost is the length of its words' posting
         # lists, added up by numpy rather than by a Python loop.
         self._postings = {t: np.array(ids, dtype=np.int32) for t, ids in postings.items()}
-        self._entry_postings = {
-            t: np.array(sorted(ids), dtype=np.int32) for t, ids in entry_postings.items()
+        # A word's cells in a question's row of counts: its phrasings, then its entries
+        # (numbered after every phrasing), so one count serves both scores.
+        self._cells = {
+            t: np.array(ids + [len(self._phrasings) + e for e in sorted(entry_postings[t])])
+            for t, ids in postings.items()
         }
         self._phrasing_entry = np.array(
             [entry_number[p.entry_id] for p in self._phrasings], dtype=np.int32
@@ -374,11 +377,12 @@ class Matcher:
             rows.append(queries[0])
         scores = self._score_words(rows)
         smalltalk = self._entry_is_smalltalk
-        chatter = scores[-1, smalltalk]  # a copy (boolean indexing)
+        if chatty:
+            chatter = scores[-1, smalltalk]  # a copy (boolean indexing)
+            scores = scores[:-1]
         scores[:, smalltalk] = 0.0
         if chatty:
             scores[0, smalltalk] = chatter
-            scores = scores[:-1]
         return scores
 
     def _score_words(self, queries: Sequence[set[str]]) -> np.ndarray:
@@ -390,50 +394,35 @@ class Matcher:
         question it explains and the share of itself the question contains; an entry as a
         whole scores `beta` times the share of the question found anywhere in it.
         """
-        entry_count, phrasing_count = len(self._entry_ids), len(self._phrasings)
-        scores = np.zeros((len(queries), entry_count))
+        phrasing_count = len(self._phrasings)
+        width = phrasing_count + len(self._entry_ids)  # a row: phrasings, then entries
+        scores = np.zeros((len(queries), len(self._entry_ids)))
         query_weight = np.ones(len(queries))
-        phrasings: list[np.ndarray] = []  # per query: its words' phrasings, offset by row
-        phrasing_weights: list[np.ndarray] = []  # and the weight of the word found in each
-        entries: list[np.ndarray] = []  # the same for entries as a whole
-        entry_weights: list[np.ndarray] = []
+        cells: list[np.ndarray] = []  # per query: where its words are found, offset by row
+        cell_weights: list[np.ndarray] = []  # and the weight of the word found there
         for row, tokens in enumerate(queries):
-            weights = {t: self._word_weight(t) for t in tokens}
-            total = sum(weights.values())
-            found = [t for t in tokens if t in self._postings]
+            weights = [self._word_weight(t) for t in tokens]
+            total = sum(weights)
+            found = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self._postings]
             if not found or total <= 0:
                 continue
             query_weight[row] = total
-            word_weights = [weights[t] for t in found]
-            for postings, ids, id_weights, offset in (
-                (self._postings, phrasings, phrasing_weights, row * phrasing_count),
-                (self._entry_postings, entries, entry_weights, row * entry_count),
-            ):
-                lists = [postings[t] for t in found]
-                ids.append(np.concatenate(lists) + offset)
-                id_weights.append(np.repeat(word_weights, [len(ids) for ids in lists]))
-        if not phrasings:
+            lists = [self._cells[t] for t, _ in found]
+            cells.append(np.concatenate(lists) + row * width)
+            cell_weights.append(np.repeat([w for _, w in found], [len(c) for c in lists]))
+        if not cells:
             return scores
         shared = np.bincount(
-            np.concatenate(phrasings),
-            np.concatenate(phrasing_weights),
-            minlength=len(queries) * phrasing_count,
-        )
-        candidates = np.flatnonzero(shared)
-        rows, phrasing = np.divmod(candidates, phrasing_count)
-        overlap = shared[candidates]
+            np.concatenate(cells), np.concatenate(cell_weights), minlength=len(queries) * width
+        ).reshape(len(queries), width)
+        rows, phrasing = np.nonzero(shared[:, :phrasing_count])
+        overlap = shared[rows, phrasing]
         alpha = self._alpha
         phrasing_scores = (overlap / query_weight[rows]) ** alpha * (
             overlap / self._phrasing_weight[phrasing]
         ) ** (1 - alpha)
-        cells = rows * entry_count + self._phrasing_entry[phrasing]
-        np.maximum.at(scores.reshape(-1), cells, phrasing_scores)
-        shared = np.bincount(
-            np.concatenate(entries),
-            np.concatenate(entry_weights),
-            minlength=len(queries) * entry_count,
-        )
-        whole = shared.reshape(scores.shape) * (self._beta / query_weight[:, None])
+        np.maximum.at(scores, (rows, self._phrasing_entry[phrasing]), phrasing_scores)
+        whole = shared[:, phrasing_count:] * (self._beta / query_weight[:, None])
         # On a tie, the entry with the closer single phrasing goes first.
         return np.where(whole > scores, whole + TIE_BREAK * scores, scores)
 
