@@ -3,11 +3,12 @@
 The matcher (bot.matcher) compares a question with the phrasings staff wrote, word by word.
 It stumbles on wording nobody wrote down: on questions written by people who never saw the
 base it ranked the right entry first for 84 % of them (95 % with this second opinion). A
-logistic regression over the same words plus character n-grams, trained on the phrasings
-*and* on labelled example questions (knowledge/examples/, including questions the bot must
-decline), learns which words tell entries apart and what an off-topic question looks like.
-Blended with the matcher's score it answers 88.9 % of such questions right instead of
-70.3 %, with 10 confident wrong answers instead of 39 out of 531 (docs/benchmarks.md).
+logistic regression over the same words, their neighbouring pairs and character n-grams,
+trained on the phrasings *and* on labelled example questions (knowledge/examples/,
+including questions the bot must decline), learns which words tell entries apart and what
+an off-topic question looks like. Blended with the matcher's score it answers 90.4 % of
+such questions right instead of 70.3 %, with 10 confident wrong answers instead of 39 out
+of 531 (docs/benchmarks.md).
 
 Training takes a few seconds with scikit-learn, so it is done once per process for a given
 set of texts, and its weights are kept on disk for the next start (see `trained`): a process
