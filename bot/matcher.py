@@ -414,9 +414,12 @@ class Matcher:
             return scores
         shared = np.bincount(
             np.concatenate(cells), np.concatenate(cell_weights), minlength=len(queries) * width
-        ).reshape(len(queries), width)
-        rows, phrasing = np.nonzero(shared[:, :phrasing_count])
-        overlap = shared[rows, phrasing]
+        )
+        hits = np.flatnonzero(shared)  # on the flat array: no strided 2-D search
+        rows, columns = np.divmod(hits, width)
+        phrasings = columns < phrasing_count
+        rows, phrasing, overlap = rows[phrasings], columns[phrasings], shared[hits[phrasings]]
+        shared = shared.reshape(len(queries), width)
         alpha = self._alpha
         phrasing_scores = (overlap / query_weight[rows]) ** alpha * (
             overlap / self._phrasing_weight[phrasing]

@@ -41,7 +41,7 @@ async def reload_knowledge(update: Update, context: BotContext) -> None:
         return
     services = context.services
     try:
-        await asyncio.to_thread(services.reload_knowledge)  # ~0.15 s of parsing off the loop
+        await asyncio.to_thread(services.reload_knowledge)  # parsing, training: off the loop
     except KnowledgeError as error:
         await send(update, Reply(_reload_errors(services.assistant, error, language), language))
         return
