@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,21 @@ TOKEN = "424242:WEBHOOK-TEST"
 SECRET = "test-secret_0123456789"
 WEBHOOK_URL = "https://bot.example.org/telegram/hook-7f3a"
 PATH = "/telegram/hook-7f3a"
+
+
+def run_command(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot args` run to its end from the project folder, with this process's
+    environment and `variables` (an empty value removes the variable)."""
+    environment = {**os.environ, **variables}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=PROJECT_ROOT,
+        env={name: value for name, value in environment.items() if value},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def bot_environment(server: MemoryHttpServer, database_url: str, **extra: str) -> dict[str, str]:

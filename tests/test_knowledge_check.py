@@ -3,10 +3,8 @@ at once, each named by file, entry and field, and nothing reported that isn't wr
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.kb_check import check, report
 from bot.knowledge import Problem, load_with_problems
+from tests.processes import run_command
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 
@@ -85,18 +84,7 @@ def where(problem: Problem, base: Path) -> tuple[str, str | None, str | None]:
 
 
 def run_kb_check(knowledge_dir: Path | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KNOWLEDGE_DIR"}
-    if knowledge_dir is not None:
-        env["KNOWLEDGE_DIR"] = str(knowledge_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "check"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command("kb", "check", KNOWLEDGE_DIR=str(knowledge_dir or ""))
 
 
 def test_real_knowledge_base_passes_kb_check() -> None:

@@ -3,9 +3,7 @@ and, for the reading rules themselves, through `Matcher.tokens` on the real know
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from bot.knowledge import load_knowledge
 from bot.matcher import OFF_TOPIC, Matcher
 from bot.text import fold
 from tests.harness import Harness, visible
+from tests.processes import run_command
 
 NOT_SURE_FR = "Je ne suis pas certain de bien comprendre"
 NOT_SURE_EN = "I'm not sure I understand"
@@ -241,23 +240,10 @@ def test_an_unwritable_cache_only_costs_a_warning(
     assert "Could not keep the classifier weights" in caplog.text
 
 
-def run_bot_command(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": "", **variables}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=PROJECT_ROOT,
-        env={k: v for k, v in environment.items() if v},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replaced(
     tmp_path: Path,
 ) -> None:
-    trained = run_bot_command("kb", "train", CACHE_DIR=str(tmp_path))
+    trained = run_command("kb", "train", CACHE_DIR=str(tmp_path))
     assert trained.returncode == 0, trained.stdout + trained.stderr
     (saved,) = tmp_path.glob("classifier-*.npz")
     assert f"Classifier ready ({len(load_knowledge(PROJECT_ROOT / 'knowledge').examples)}" in (
@@ -267,7 +253,9 @@ def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replac
     assert "Classifier trained on" in trained.stderr
 
     def explain() -> subprocess.CompletedProcess[str]:
-        result = run_bot_command("eval", "--explain", "c'tu gratuit?", CACHE_DIR=str(tmp_path))
+        result = run_command(
+            "eval", "--explain", "c'tu gratuit?", CACHE_DIR=str(tmp_path), DATABASE_URL=""
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -282,7 +270,7 @@ def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replac
 
 
 def test_kb_train_refuses_a_broken_knowledge_base(tmp_path: Path) -> None:
-    result = run_bot_command(
+    result = run_command(
         "kb", "train", KNOWLEDGE_DIR=str(tmp_path), CACHE_DIR=str(tmp_path / "cache")
     )
     assert result.returncode == 1
