@@ -212,8 +212,8 @@ class Timing:
 
 
 def clear_caches(matcher: Matcher) -> Callable[[], None] | None:
-    """What makes a call "cold": the matcher's typo-correction cache, the stem cache and
-    the classifier's n-grams of each word.
+    """What makes a call "cold": the matcher's typo-correction and per-word caches, the stem
+    cache and the classifier's n-grams of each word.
 
     The correction cache is a private detail of bot.matcher (an lru_cache on `_correct`);
     if it disappears, the cold column reads n/a instead of the benchmark failing.
@@ -227,9 +227,13 @@ def clear_caches(matcher: Matcher) -> Callable[[], None] | None:
     features = getattr(matcher.classifier, "_features", None)
     grams = getattr(getattr(features, "_word_grams", None), "cache_clear", None)
 
+    words = getattr(getattr(matcher, "_corrected", None), "cache_clear", None)
+
     def clear_all() -> None:
         clear()
         bot_text.stem.cache_clear()
+        if words is not None:
+            words()
         if grams is not None:
             grams()
 
