@@ -160,10 +160,9 @@ class Matcher:
                 postings[token].append(index)
                 entry_postings[token].add(entry_number[entry_id])
         # Inverted index as arrays: a question's cost is the length of its words' posting
-        # lists, added up by numpy rather than by a Python loop.
-        self._postings = {t: np.array(ids, dtype=np.int32) for t, ids in postings.items()}
-        # A word's cells in a question's row of counts: its phrasings, then its entries
-        # (numbered after every phrasing), so one count serves both scores.
+        # lists, added up by numpy rather than by a Python loop. A word's cells in a
+        # question's row of counts are its phrasings, then its entries (numbered after
+        # every phrasing), so one count serves both scores.
         self._cells = {
             t: np.array(ids + [len(self._phrasings) + e for e in sorted(entry_postings[t])])
             for t, ids in postings.items()
@@ -173,9 +172,7 @@ class Matcher:
         )
         self._phrasing_weight = np.array([p.weight for p in self._phrasings], dtype=np.float64)
         phrase_words = {word for phrase in self._multi for word in phrase if len(word) > 3}
-        self._vocabulary = sorted(
-            set(self._postings) | set(self._single) | STOP_WORDS | phrase_words
-        )
+        self._vocabulary = sorted(set(self._cells) | set(self._single) | STOP_WORDS | phrase_words)
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in self._vocabulary:
             self._by_length[len(word)].append(word)
@@ -371,7 +368,7 @@ class Matcher:
     def _known_amount(self, token: str) -> bool:
         """An amount the base names ("le 50 000 $ c'est pour quoi?") is a topic on its own;
         short numbers (a seat count, a year's digits, "2+2") are not."""
-        return len(token) >= 4 and token in self._postings
+        return len(token) >= 4 and token in self._cells
 
     def _score(self, queries: Sequence[set[str]]) -> np.ndarray:
         """Every entry's score (columns, in entry order) for the whole message and each of
@@ -408,7 +405,7 @@ class Matcher:
         for row, tokens in enumerate(queries):
             weights = [self._word_weight(t) for t in tokens]
             total = sum(weights)
-            found = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self._postings]
+            found = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self._cells]
             if not found or total <= 0:
                 continue
             query_weight[row] = total
