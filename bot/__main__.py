@@ -7,12 +7,17 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.evaluate import SPLITS
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
+    from bot.matcher import Matcher
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,9 +100,10 @@ def _kb_check(settings: Settings) -> int:
     return status
 
 
-def _kb_train(settings: Settings) -> int:
-    """Train the classifier now and keep its weights in CACHE_DIR, so that the next start
-    reads them: run where memory is plentiful (an image build), not in a small container."""
+def _matcher(
+    settings: Settings, threshold: float | None = None
+) -> tuple[KnowledgeBase, Matcher] | None:
+    """Knowledge/ and the matcher the bot builds from it, or None (and why) on errors."""
     from bot.knowledge import KnowledgeError, load_knowledge
     from bot.matcher import Matcher
 
@@ -105,11 +111,25 @@ def _kb_train(settings: Settings) -> int:
         base = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
-        return 1
-    started = time.perf_counter()
+        return None
     matcher = Matcher(
-        base.entries, base.synonyms, examples=base.examples, cache_dir=settings.cache_dir
+        base.entries,
+        base.synonyms,
+        threshold,
+        examples=base.examples,
+        cache_dir=settings.cache_dir,
     )
+    return base, matcher
+
+
+def _kb_train(settings: Settings) -> int:
+    """Train the classifier now and keep its weights in CACHE_DIR, so that the next start
+    reads them: run where memory is plentiful (an image build), not in a small container."""
+    started = time.perf_counter()
+    loaded = _matcher(settings)
+    if loaded is None:
+        return 1
+    base, matcher = loaded
     if matcher.classifier is None:
         print("No examples in knowledge/examples/: nothing to train.")
         return 0
@@ -128,21 +148,11 @@ def _eval(
     settings: Settings, split: str, threshold: float | None, details: bool, explain: str | None
 ) -> int:
     from bot.evaluate import available_splits, evaluate, format_report, load_questions
-    from bot.knowledge import KnowledgeError, load_knowledge
-    from bot.matcher import Matcher
 
-    try:
-        base = load_knowledge(settings.knowledge_dir)
-    except KnowledgeError as exc:
-        print(f"The knowledge base has errors; run `python -m bot kb check`.\n{exc}")
+    loaded = _matcher(settings, threshold)
+    if loaded is None:
         return 1
-    matcher = Matcher(
-        base.entries,
-        base.synonyms,
-        threshold,
-        examples=base.examples,
-        cache_dir=settings.cache_dir,
-    )
+    _, matcher = loaded
     if explain is not None:
         print("words read:", " ".join(matcher.tokens(explain)) or "(none)")
         for entry_id, score in matcher.rank(explain)[:5]:
