@@ -158,6 +158,10 @@ def _eval(
         for entry_id, score in matcher.rank(explain)[:5]:
             print(f"  {score:.3f}  {entry_id}")
         match = matcher.match(explain)
+        evidence = matcher.evidence(explain)
+        if evidence is not None:
+            print("evidence:", ", ".join(f"{k} {v}" for k, v in vars(evidence).items()))
+        print(f"confidence: {match.score:.3f} (answers from {matcher.threshold})")
         print("verdict:", match.entry_id if match.confident else "not sure")
         return 0
 

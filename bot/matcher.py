@@ -17,7 +17,9 @@ When the knowledge base has example questions (knowledge/examples/), each entry'
 blended with the probability a classifier trained on them gives it (bot.classifier), on the
 whole message and on each sentence: the word-by-word comparison knows the phrasings well,
 the classifier knows how people write when nobody told them the phrasings, and which
-questions to decline.
+questions to decline. Whether to answer is then decided on all of it (see `Evidence`): a
+strong best score is not enough when another entry is close behind, or when the classifier
+reads the whole message as something else.
 """
 
 from __future__ import annotations
@@ -38,10 +40,29 @@ from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
 
-# An answer is given from this score up. Each scorer has its own, chosen by cross-validation
-# on questions it was not trained on (docs/benchmarks.md): the blend of the two opinions,
-# and the word-by-word matcher alone (a base without examples, or a very large one).
-DEFAULT_THRESHOLD = 0.48
+# When there are examples, the bot answers when the probability that its best entry is the
+# right answer reaches CONFIDENCE_THRESHOLD. That probability is a logistic regression over
+# what the matcher saw (the `Evidence`): how high the best scores are and how far apart, and
+# whether the word-by-word reading and the classifier agree. bench/calibration.py fits it on
+# questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
+# answers more of them right than a threshold on the best score, with fewer wrong answers.
+CONFIDENCE_WEIGHTS = {
+    "best": 4.1382,
+    "second": -4.1728,
+    "third": -1.4496,
+    "words_best": -0.7177,
+    "words_top": 0.6377,
+    "words_agree": -0.4563,
+    "opinion_top": 0.7567,
+    "opinion_agrees": 3.6539,
+    "opinion_declines": 2.9792,
+    "decline": -4.0866,
+    "length": 0.1041,
+}
+CONFIDENCE_BIAS = -3.5048
+CONFIDENCE_THRESHOLD = 0.76
+# Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
+# confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
 QUESTION_COVERAGE_WEIGHT = 0.5  # exponent of "how much of the question is explained"
 ENTRY_WORDS_FACTOR = 0.8  # weight of the entry-wide score (all its phrasings as one text)
@@ -76,6 +97,53 @@ class Match:
     score: float  # 0..1
     confident: bool
     suggestions: tuple[str, ...]  # the closest entries, best first (up to 3)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the matcher saw in a message, beyond its ranking: the inputs of the decision to
+    answer (see CONFIDENCE_WEIGHTS). Scores are in 0..1; `length` is the message's words."""
+
+    best: float  # the best entry's score (the blend of both opinions)
+    second: float  # the next two entries' scores, in the sentence that gave the best its
+    third: float  # score (context in another sentence is not a rival: see _Reading)
+    words_best: float  # the best entry's word-by-word score
+    words_top: float  # the highest word-by-word score of any entry
+    words_agree: bool  # the word-by-word reading puts the same entry first
+    opinion_top: float  # the classifier's highest probability for the whole message
+    opinion_agrees: bool  # … and it is for the best entry
+    opinion_declines: bool  # … or for declining
+    decline: float  # the classifier's probability that the message is to be declined
+    length: int
+
+    def features(self) -> list[float]:
+        """The values in CONFIDENCE_WEIGHTS' order (`length` as log(1 + words))."""
+        values = {name: float(getattr(self, name)) for name in CONFIDENCE_WEIGHTS}
+        values["length"] = math.log1p(self.length)
+        return [values[name] for name in CONFIDENCE_WEIGHTS]
+
+    def confidence(self) -> float:
+        """The probability, learnt on held-out questions, that the best entry is right."""
+        weights = CONFIDENCE_WEIGHTS.values()
+        logit = CONFIDENCE_BIAS + sum(w * x for w, x in zip(weights, self.features(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Every entry's scores for a message (arrays in entry order) and the classifier's
+    whole-message probabilities (in its label order; None when it was not consulted).
+
+    `rows` keeps the blend for the whole message and each sentence: "We are a food bank in
+    Sherbrooke. How do we register?" has the eligibility entry high in one sentence and
+    registration in the other, and only the one the best entry came from says how sure it is.
+    """
+
+    scores: np.ndarray  # the blend, best of the rows: what ranks entries
+    words: np.ndarray  # the word-by-word opinion alone
+    opinion: np.ndarray | None
+    length: int
+    rows: np.ndarray | None = None  # the blend, per row (the whole message, then sentences)
 
 
 @dataclass(frozen=True)
@@ -147,7 +215,8 @@ class Matcher:
         self._smalltalk_only = frozenset(smalltalk_tokens - faq_tokens)
         self._smalltalk_words = frozenset(smalltalk_tokens)
         self._entry_ids = list(entries)
-        entry_number = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
+        self._entry_number = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
+        entry_number = self._entry_number
         self._entry_is_smalltalk = np.array(
             [self._kinds[e] == "smalltalk" for e in self._entry_ids], dtype=bool
         )
@@ -182,6 +251,7 @@ class Matcher:
         zipf_table()  # load the word frequencies now, not during someone's first question
         self._classifier: Classifier | None = None
         self._classifier_columns = np.zeros(0, dtype=np.int64)
+        self._decline_column: int | None = None
         if examples and len(entries) <= MAX_CLASSIFIER_ENTRIES:
             taught = [text for _, text in texts] + [text for text, _ in examples]
             labels = [entry_id for entry_id, _ in texts]
@@ -191,8 +261,9 @@ class Matcher:
             self._classifier = trained(taught, labels, self.tokens, context, cache_dir)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
+            self._decline_column = column.get(DECLINE)  # None when no example is declined
         if threshold is None:
-            threshold = WORDS_ONLY_THRESHOLD if self._classifier is None else DEFAULT_THRESHOLD
+            threshold = WORDS_ONLY_THRESHOLD if self._classifier is None else CONFIDENCE_THRESHOLD
         self.threshold = threshold
 
     @property
@@ -315,7 +386,7 @@ class Matcher:
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Every entry with a score for the question, best first."""
-        scores = self._entry_scores(text)
+        scores = self._reading(text).scores
         order = np.flatnonzero(scores)
         return self._ranked(scores, order)
 
@@ -323,20 +394,24 @@ class Matcher:
         pairs = [(self._entry_ids[i], float(scores[i])) for i in indexes]
         return sorted(pairs, key=lambda item: (-item[1], item[0]))
 
-    def _entry_scores(self, text: str) -> np.ndarray:
-        """Every entry's score for the question (an array in entry order).
+    def _reading(self, text: str) -> _Reading:
+        """Every entry's scores for the question, and the classifier's view of it.
 
         Topics are scored on the whole message and on each of its sentences; small talk
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
         """
         text = text[:MAX_QUERY_CHARS]
-        pieces = [(folded, self._read(folded, correct=True)) for folded in self._fold(text)]
+        # A sentence pasted twice says nothing new: read once, it does not outweigh the rest.
+        unique = dict.fromkeys(self._fold(text))
+        pieces = [(folded, self._read(folded, correct=True)) for folded in unique]
         # The whole message is its sentences end to end: read once, not twice.
         folded = " ".join(piece for piece, _ in pieces)
         words = [word for _, piece_words in pieces for word in piece_words]
         whole = set(words)
+        length = len(text.split())
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
-            return np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
+            nothing = np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
+            return _Reading(nothing, nothing, None, length)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
         read = [(folded, words, whole)]
@@ -345,17 +420,15 @@ class Matcher:
             if all(tokens != seen for _, _, seen in read):  # "Merci!", a repeat: nothing new
                 read.append((piece_folded, piece_words, tokens))
         scores = self._score([tokens for _, _, tokens in read])
+        by_words: np.ndarray = scores.max(axis=0)
         # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
-        if self._classifier is not None and OFF_TOPIC not in whole:
-            opinions = self._classifier.probabilities([(f, w) for f, w, _ in read])
-            opinions = opinions[:, self._classifier_columns]
-            opinions[1:, self._entry_is_smalltalk] = 0.0  # a sentence is never a greeting
-            scores = (1 - self._share) * scores + self._share * opinions
-        elif self._classifier is not None:
-            # The words decide alone: put their threshold where the blend's is.
-            scores *= DEFAULT_THRESHOLD / WORDS_ONLY_THRESHOLD
-        best: np.ndarray = scores.max(axis=0)
-        return best
+        if self._classifier is None or OFF_TOPIC in whole:
+            return _Reading(by_words, by_words, None, length)
+        probabilities = self._classifier.probabilities([(f, w) for f, w, _ in read])
+        opinions = probabilities[:, self._classifier_columns]
+        opinions[1:, self._entry_is_smalltalk] = 0.0  # a sentence is never a greeting
+        rows = (1 - self._share) * scores + self._share * opinions
+        return _Reading(rows.max(axis=0), by_words, probabilities[0], length, rows)
 
     @staticmethod
     def _fold(text: str) -> list[str]:
@@ -433,14 +506,53 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         """The verdict: an entry to answer with, or not sure with the closest suggestions."""
-        scores = self._entry_scores(text)
-        top = np.argpartition(-scores, 3)[:3] if len(scores) > 3 else np.arange(len(scores))
-        ranked = self._ranked(scores, top[scores[top] > 0])
+        reading = self._reading(text)
+        ranked = self._best_three(reading.scores)
         if not ranked:
             return Match(None, 0.0, False, ())
         best_id, best_score = ranked[0]
-        confident = best_score >= self.threshold
+        evidence = self._evidence(reading, ranked)
+        if evidence is not None:
+            best_score = evidence.confidence()
+        elif self._classifier is not None:
+            # The words decided alone (`hors_sujet`): put their threshold where the other's is.
+            best_score *= CONFIDENCE_THRESHOLD / WORDS_ONLY_THRESHOLD
         suggestions = tuple(
             entry_id for entry_id, _ in ranked[:3] if self._kinds[entry_id] == "faq"
         )
-        return Match(best_id, best_score, confident, suggestions)
+        return Match(best_id, best_score, best_score >= self.threshold, suggestions)
+
+    def evidence(self, text: str) -> Evidence | None:
+        """What the decision to answer rests on (None when the classifier was not consulted:
+        no examples, or a message naming another subject)."""
+        reading = self._reading(text)
+        ranked = self._best_three(reading.scores)
+        return self._evidence(reading, ranked) if ranked else None
+
+    def _best_three(self, scores: np.ndarray) -> list[tuple[str, float]]:
+        top = np.argpartition(-scores, 3)[:3] if len(scores) > 3 else np.arange(len(scores))
+        return self._ranked(scores, top[scores[top] > 0])
+
+    def _evidence(self, reading: _Reading, ranked: list[tuple[str, float]]) -> Evidence | None:
+        if reading.opinion is None or reading.rows is None or self._classifier is None:
+            return None
+        best = self._entry_number[ranked[0][0]]
+        deciding = reading.rows[int(np.argmax(reading.rows[:, best]))]
+        rivals = np.delete(deciding, best)
+        rivals = rivals[np.argpartition(-rivals, 2)[:2]] if len(rivals) > 2 else rivals
+        top_scores = [ranked[0][1], *sorted(rivals.tolist(), reverse=True), 0.0, 0.0]
+        opinion_top = int(np.argmax(reading.opinion))
+        decline = self._decline_column
+        return Evidence(
+            best=top_scores[0],
+            second=top_scores[1],
+            third=top_scores[2],
+            words_best=float(reading.words[best]),
+            words_top=float(reading.words.max()),
+            words_agree=int(np.argmax(reading.words)) == best,
+            opinion_top=float(reading.opinion[opinion_top]),
+            opinion_agrees=self._classifier.labels[opinion_top] == ranked[0][0],
+            opinion_declines=self._classifier.labels[opinion_top] == DECLINE,
+            decline=0.0 if decline is None else float(reading.opinion[decline]),
+            length=reading.length,
+        )

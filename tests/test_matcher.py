@@ -4,6 +4,7 @@ and, for the reading rules themselves, through `Matcher.tokens` on the real know
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from bot.classifier import Classifier
 from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
 from bot.knowledge import load_knowledge
-from bot.matcher import OFF_TOPIC, Matcher
+from bot.matcher import OFF_TOPIC, Match, Matcher
 from bot.text import fold
 from tests.harness import Harness, visible
 from tests.processes import run_command
@@ -186,6 +187,43 @@ def test_examples_help_wording_no_phrasing_has(matcher: Matcher, learned: Matche
     assert not matcher.match(question).confident
     verdict = learned.match(question)
     assert (verdict.entry_id, verdict.confident) == ("objectives", True)
+
+
+def test_rivals_are_read_in_the_sentence_that_decided(learned: Matcher) -> None:
+    # The first sentences read like "are we eligible?" (audience), the last one asks how
+    # to register: audience is close behind on the whole message, not in that sentence.
+    question = (
+        "Je travaille pour un organisme en sécurité alimentaire à Sherbrooke; on a trois "
+        "employés et plusieurs bénévoles. On voudrait mieux utiliser nos données. Comment "
+        "fait-on pour s'inscrire au volet leadership?"
+    )
+    ranked = learned.rank(question)
+    evidence = learned.evidence(question)
+    assert evidence is not None
+    assert ranked[0][0] == "how-to-register"
+    assert evidence.best == pytest.approx(ranked[0][1])
+    assert ranked[1][0] == "audience"
+    assert ranked[1][1] > 0.5
+    assert evidence.second < 0.2
+
+
+def test_confidence_falls_when_another_entry_is_close_behind(learned: Matcher) -> None:
+    clear = learned.evidence("c'tu gratuit?")
+    assert clear is not None
+    assert clear.confidence() >= learned.threshold
+    rival = replace(clear, second=clear.best)  # the same evidence, with a tie
+    assert rival.confidence() < clear.confidence()
+    declined = replace(clear, decline=1.0, opinion_agrees=False)
+    assert declined.confidence() < learned.threshold
+    assert learned.match("c'tu gratuit?").score == pytest.approx(clear.confidence())
+
+
+def test_without_the_classifier_the_words_decide(matcher: Matcher, learned: Matcher) -> None:
+    assert matcher.evidence("c'tu gratuit?") is None  # no examples
+    off_topic = "Ma fille est à l'école. C'est gratuit?"  # `hors_sujet`: the words alone
+    assert learned.evidence(off_topic) is None
+    assert learned.evidence("514") is None  # numbers say no topic
+    assert learned.match("514") == Match(None, 0.0, False, ())
 
 
 def test_the_classifier_is_trained_once_per_set_of_examples() -> None:
