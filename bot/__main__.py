@@ -162,6 +162,7 @@ def _eval(
         if evidence is not None:
             print("evidence:", ", ".join(f"{k} {v}" for k, v in vars(evidence).items()))
         print(f"confidence: {match.score:.3f} (answers from {matcher.threshold})")
+        print("suggestions:", ", ".join(match.suggestions) or "(none)")
         print("verdict:", match.entry_id if match.confident else "not sure")
         return 0
 

@@ -6,8 +6,8 @@ base it ranked the right entry first for 84 % of them (95 % with this second opi
 logistic regression over the same words, their neighbouring pairs and character n-grams,
 trained on the phrasings *and* on labelled example questions (knowledge/examples/,
 including questions the bot must decline), learns which words tell entries apart and what
-an off-topic question looks like. Blended with the matcher's score it answers 90.4 % of
-such questions right instead of 70.3 %, with 14 confident wrong answers instead of 39 out
+an off-topic question looks like. Blended with the matcher's score it answers 89.4 % of
+such questions right instead of 70.3 %, with 12 confident wrong answers instead of 39 out
 of 531 (docs/benchmarks.md).
 
 Training takes a few seconds with scikit-learn, so it is done once per process for a given

@@ -47,20 +47,20 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 4.1382,
-    "second": -4.1728,
-    "third": -1.4496,
-    "words_best": -0.7177,
-    "words_top": 0.6377,
-    "words_agree": -0.4563,
-    "opinion_top": 0.7567,
-    "opinion_agrees": 3.6539,
-    "opinion_declines": 2.9792,
-    "decline": -4.0866,
-    "length": 0.1041,
+    "best": 4.1076,
+    "second": -4.0698,
+    "third": -1.3698,
+    "words_best": -1.1091,
+    "words_top": 0.8129,
+    "words_agree": -0.1967,
+    "opinion_top": 0.7407,
+    "opinion_agrees": 3.6137,
+    "opinion_declines": 3.0149,
+    "decline": -4.1836,
+    "length": 0.0670,
 }
-CONFIDENCE_BIAS = -3.5048
-CONFIDENCE_THRESHOLD = 0.76
+CONFIDENCE_BIAS = -3.4267
+CONFIDENCE_THRESHOLD = 0.74
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
@@ -109,7 +109,7 @@ class Evidence:
     third: float  # score (context in another sentence is not a rival: see _Reading)
     words_best: float  # the best entry's word-by-word score
     words_top: float  # the highest word-by-word score of any entry
-    words_agree: bool  # the word-by-word reading puts the same entry first
+    words_agree: bool  # the word-by-word reading puts the same entry first (or level)
     opinion_top: float  # the classifier's highest probability for the whole message
     opinion_agrees: bool  # … and it is for the best entry
     opinion_declines: bool  # … or for declining
@@ -118,9 +118,19 @@ class Evidence:
 
     def features(self) -> list[float]:
         """The values in CONFIDENCE_WEIGHTS' order (`length` as log(1 + words))."""
-        values = {name: float(getattr(self, name)) for name in CONFIDENCE_WEIGHTS}
-        values["length"] = math.log1p(self.length)
-        return [values[name] for name in CONFIDENCE_WEIGHTS]
+        return [
+            self.best,
+            self.second,
+            self.third,
+            self.words_best,
+            self.words_top,
+            float(self.words_agree),
+            self.opinion_top,
+            float(self.opinion_agrees),
+            float(self.opinion_declines),
+            self.decline,
+            math.log1p(self.length),
+        ]
 
     def confidence(self) -> float:
         """The probability, learnt on held-out questions, that the best entry is right."""
@@ -372,7 +382,9 @@ class Matcher:
         return {t: math.log(1 + total / len(ids)) for t, ids in entries_with.items()}
 
     def _weight(self, tokens: Iterable[str]) -> float:
-        return sum(self._word_weight(t) for t in tokens)
+        # fsum: the same total in whatever order a set gives its words (string hashes, so
+        # that order, change with every process), hence the same verdict on every start.
+        return math.fsum(self._word_weight(t) for t in tokens)
 
     def _word_weight(self, token: str) -> float:
         idf = self._idf.get(token)
@@ -475,9 +487,10 @@ class Matcher:
         query_weight = np.ones(len(queries))
         cells: list[np.ndarray] = []  # per query: where its words are found, offset by row
         cell_weights: list[np.ndarray] = []  # and the weight of the word found there
-        for row, tokens in enumerate(queries):
+        for row, query in enumerate(queries):
+            tokens = sorted(query)  # added up in one order: see _weight
             weights = [self._word_weight(t) for t in tokens]
-            total = sum(weights)
+            total = math.fsum(weights)
             found = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self._cells]
             if not found or total <= 0:
                 continue
@@ -536,23 +549,27 @@ class Matcher:
     def _evidence(self, reading: _Reading, ranked: list[tuple[str, float]]) -> Evidence | None:
         if reading.opinion is None or reading.rows is None or self._classifier is None:
             return None
-        best = self._entry_number[ranked[0][0]]
-        deciding = reading.rows[int(np.argmax(reading.rows[:, best]))]
-        rivals = np.delete(deciding, best)
-        rivals = rivals[np.argpartition(-rivals, 2)[:2]] if len(rivals) > 2 else rivals
-        top_scores = [ranked[0][1], *sorted(rivals.tolist(), reverse=True), 0.0, 0.0]
-        opinion_top = int(np.argmax(reading.opinion))
+        best_id, best_score = ranked[0]
+        best = self._entry_number[best_id]
+        # Lists, not arrays: for a few dozen numbers Python's max and index are quicker.
+        deciding = reading.rows[int(np.argmax(reading.rows[:, best]))].tolist()
+        deciding[best] = 0.0
+        second, third = [*sorted(deciding, reverse=True), 0.0, 0.0][:2]
+        words = reading.words.tolist()
+        opinion = reading.opinion.tolist()
+        opinion_best = max(opinion)
+        opinion_label = self._classifier.labels[opinion.index(opinion_best)]
         decline = self._decline_column
         return Evidence(
-            best=top_scores[0],
-            second=top_scores[1],
-            third=top_scores[2],
-            words_best=float(reading.words[best]),
-            words_top=float(reading.words.max()),
-            words_agree=int(np.argmax(reading.words)) == best,
-            opinion_top=float(reading.opinion[opinion_top]),
-            opinion_agrees=self._classifier.labels[opinion_top] == ranked[0][0],
-            opinion_declines=self._classifier.labels[opinion_top] == DECLINE,
-            decline=0.0 if decline is None else float(reading.opinion[decline]),
+            best=best_score,
+            second=second,
+            third=third,
+            words_best=words[best],
+            words_top=max(words),
+            words_agree=words[best] >= max(words),  # first, or tied for first
+            opinion_top=opinion_best,
+            opinion_agrees=opinion_label == best_id,
+            opinion_declines=opinion_label == DECLINE,
+            decline=0.0 if decline is None else opinion[decline],
             length=reading.length,
         )

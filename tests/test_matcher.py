@@ -3,8 +3,9 @@ and, for the reading rules themselves, through `Matcher.tokens` on the real know
 
 from __future__ import annotations
 
+import math
 import subprocess
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from bot.classifier import Classifier
 from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
 from bot.knowledge import load_knowledge
-from bot.matcher import OFF_TOPIC, Match, Matcher
+from bot.matcher import CONFIDENCE_WEIGHTS, OFF_TOPIC, Evidence, Match, Matcher
 from bot.text import fold
 from tests.harness import Harness, visible
 from tests.processes import run_command
@@ -218,6 +219,15 @@ def test_confidence_falls_when_another_entry_is_close_behind(learned: Matcher) -
     assert learned.match("c'tu gratuit?").score == pytest.approx(clear.confidence())
 
 
+def test_evidence_gives_its_features_in_the_weights_order(learned: Matcher) -> None:
+    evidence = learned.evidence("Le volet leadership, c'est combien d'heures par semaine?")
+    assert evidence is not None
+    assert [field.name for field in fields(Evidence)] == list(CONFIDENCE_WEIGHTS)
+    expected = [float(getattr(evidence, name)) for name in CONFIDENCE_WEIGHTS]
+    expected[-1] = math.log1p(evidence.length)
+    assert evidence.features() == expected
+
+
 def test_without_the_classifier_the_words_decide(matcher: Matcher, learned: Matcher) -> None:
     assert matcher.evidence("c'tu gratuit?") is None  # no examples
     off_topic = "Ma fille est à l'école. C'est gratuit?"  # `hors_sujet`: the words alone
@@ -305,6 +315,24 @@ def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replac
     assert "unreadable, training again" in second.stderr
     assert second.stdout == first.stdout
     assert Classifier.load(saved).labels  # the damaged file was replaced by good weights
+
+
+def test_every_process_reaches_the_same_verdict(tmp_path: Path) -> None:
+    # Words come out of sets in an order that changes with each process (string hashes);
+    # the sums over them must not, or ties flip from one start to the next. Here two
+    # entries tie on the words: added up in set order, the best one's score came out a
+    # hair below the other's for some orders (PYTHONHASHSEED=2), and the verdict changed.
+    question = "What are the phases of the leadership track and what is covered in each?"
+    outputs = {
+        run_command(
+            "eval", "--explain", question, CACHE_DIR=str(tmp_path), PYTHONHASHSEED=seed
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    [output] = outputs
+    assert "verdict: leadership-phases" in output
+    assert "words_agree True" in output
 
 
 def test_kb_train_refuses_a_broken_knowledge_base(tmp_path: Path) -> None:
