@@ -124,10 +124,44 @@ class _Features:
         if grams:
             sizes = [len(word) for word in grams]
             keys.append(np.concatenate(grams) + np.repeat(np.array(starts, np.intp), sizes))
+        return self._weigh(keys, len(texts))
+
+    def encode_message(
+        self, pieces: Sequence[tuple[str, list[str]]], sentences: Sequence[int]
+    ) -> tuple[np.ndarray, ...]:
+        """`encode` of a whole message, then of some of its sentences, from its sentences
+        (folded text, words) end to end: the same features, each word looked up once.
+
+        The whole message's features are its sentences' put together, plus the word pairs
+        that straddle two sentences.
+        """
+        width, index = self.width, self.words
+        words_of: list[np.ndarray] = []
+        grams_of: list[np.ndarray] = []
+        for folded, words in pieces:
+            known = (index[w] for w in word_features(words) if w in index)
+            words_of.append(np.fromiter(known, np.intp))
+            grams = [self._word_grams(word) for word in folded.split()]
+            grams_of.append(np.concatenate(grams) if grams else np.zeros(0, np.intp))
+        said = [words for _, words in pieces if words]
+        straddling = (f"{first[-1]} {then[0]}" for first, then in pairwise(said))
+        keys = [
+            np.concatenate(
+                [*words_of, np.fromiter((index[p] for p in straddling if p in index), np.intp)]
+            ),
+            np.concatenate(grams_of) + width,
+        ]
+        for row, piece in enumerate(sentences, start=1):  # text n: groups 2n and 2n + 1
+            keys += [words_of[piece] + 2 * row * width, grams_of[piece] + (2 * row + 1) * width]
+        return self._weigh(keys, 1 + len(sentences))
+
+    def _weigh(self, keys: list[np.ndarray], texts: int) -> tuple[np.ndarray, ...]:
+        """(row, column, value) from feature keys (column + group start; text n's words are
+        group 2n, its n-grams 2n + 1): log-scaled counts × idf, l2-normalised per group."""
         found, counts = np.unique(np.concatenate(keys), return_counts=True)
-        groups, columns = np.divmod(found, width)
+        groups, columns = np.divmod(found, self.width)
         values = (1 + np.log(counts)) * self.idf[columns]  # log-scaled counts × idf
-        norms = np.sqrt(np.bincount(groups, values * values, minlength=2 * len(texts)))
+        norms = np.sqrt(np.bincount(groups, values * values, minlength=2 * texts))
         values /= norms[groups]
         return groups // 2, columns, values
 
@@ -227,8 +261,20 @@ class Classifier:
 
         Several at once (a message and its sentences): one matrix product for all.
         """
-        rows, columns, values = self._features.encode(texts)
-        spread = np.zeros((len(texts), len(columns)))
+        return self._softmax(len(texts), *self._features.encode(texts))
+
+    def message_probabilities(
+        self, pieces: Sequence[tuple[str, list[str]]], sentences: Sequence[int]
+    ) -> np.ndarray:
+        """`probabilities` of a whole message (the first row), given as its sentences
+        (folded text, words) end to end, then of the sentences numbered in `sentences`."""
+        encoded = self._features.encode_message(pieces, sentences)
+        return self._softmax(1 + len(sentences), *encoded)
+
+    def _softmax(
+        self, texts: int, rows: np.ndarray, columns: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        spread = np.zeros((texts, len(columns)))
         spread[rows, np.arange(len(columns))] = values
         logits = spread @ self._weights[columns] + self._bias
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -417,26 +417,26 @@ class Matcher:
         unique = dict.fromkeys(self._fold(text))
         pieces = [(folded, self._read(folded, correct=True)) for folded in unique]
         # The whole message is its sentences end to end: read once, not twice.
-        folded = " ".join(piece for piece, _ in pieces)
-        words = [word for _, piece_words in pieces for word in piece_words]
-        whole = set(words)
+        whole = {word for _, piece_words in pieces for word in piece_words}
         length = len(text.split())
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
             nothing = np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
             return _Reading(nothing, nothing, None, length)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
-        read = [(folded, words, whole)]
-        for piece_folded, piece_words in pieces if len(pieces) > 1 else []:
+        read = [whole]  # the words of each row: the whole message, then new sentences
+        scored: list[int] = []  # which pieces those sentences are
+        for n, (_, piece_words) in enumerate(pieces if len(pieces) > 1 else []):
             tokens = set(piece_words) | context
-            if all(tokens != seen for _, _, seen in read):  # "Merci!", a repeat: nothing new
-                read.append((piece_folded, piece_words, tokens))
-        scores = self._score([tokens for _, _, tokens in read])
+            if all(tokens != seen for seen in read):  # "Merci!", a repeat: nothing new
+                read.append(tokens)
+                scored.append(n)
+        scores = self._score(read)
         by_words: np.ndarray = scores.max(axis=0)
         # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
         if self._classifier is None or OFF_TOPIC in whole:
             return _Reading(by_words, by_words, None, length)
-        probabilities = self._classifier.probabilities([(f, w) for f, w, _ in read])
+        probabilities = self._classifier.message_probabilities(pieces, scored)
         opinions = probabilities[:, self._classifier_columns]
         opinions[1:, self._entry_is_smalltalk] = 0.0  # a sentence is never a greeting
         rows = (1 - self._share) * scores + self._share * opinions

@@ -113,6 +113,21 @@ def test_elision_is_split_only_when_the_rest_is_a_word(matcher: Matcher) -> None
     assert matcher.tokens("dynamo") == ["dynamo"]  # d + ynamo: not split
 
 
+@pytest.mark.parametrize(
+    ("place", "misread_as"),
+    [
+        ("Laval", "aval"),  # l'aval: the board's approval
+        ("Lachine", "robot"),  # l'achine → machine
+        ("Côte-des-Neiges", OFF_TOPIC),  # snow: the weather
+        ("Pointe-Saint-Charles", "cout"),  # charles → charge
+    ],
+)
+def test_montreal_places_are_read_as_places(matcher: Matcher, place: str, misread_as: str) -> None:
+    words = matcher.tokens(f"Notre organisme est à {place}.")
+    assert "lieu_montreal" in words
+    assert misread_as not in words
+
+
 def test_misleading_set_phrases_are_not_read_word_by_word(matcher: Matcher) -> None:
     assert "date" not in matcher.tokens("je peux quand même participer?")
     assert "date" in matcher.tokens("c'est quand?")
@@ -226,6 +241,21 @@ def test_evidence_gives_its_features_in_the_weights_order(learned: Matcher) -> N
     expected = [float(getattr(evidence, name)) for name in CONFIDENCE_WEIGHTS]
     expected[-1] = math.log1p(evidence.length)
     assert evidence.features() == expected
+
+
+def test_a_message_is_classified_as_its_sentences_end_to_end(learned: Matcher) -> None:
+    classifier = learned.classifier
+    assert classifier is not None
+    said = ["Bonjour!", "Je veux une bourse.", "", "Innovation, c'est combien?"]
+    pieces = [(fold(sentence), learned.tokens(sentence)) for sentence in said]
+    whole = (" ".join(f for f, _ in pieces), [w for _, words in pieces for w in words])
+    # "bourse innovation", a pair of words the classifier knows, straddles two sentences.
+    assert "bourse innovation" in " ".join(whole[1])
+    assert all("bourse innovation" not in " ".join(words) for _, words in pieces)
+    expected = classifier.probabilities([whole, pieces[1], pieces[3]])
+    got = classifier.message_probabilities(pieces, [1, 3])
+    assert got.shape == expected.shape == (3, len(classifier.labels))
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_without_the_classifier_the_words_decide(matcher: Matcher, learned: Matcher) -> None:
