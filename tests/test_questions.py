@@ -93,6 +93,12 @@ QUESTIONS = [
         id="cost-long-message-with-context",
     ),
     pytest.param(
+        "Notre organisme est à Côte-des-Neiges. Comment fait-on pour s'inscrire?",
+        "fr",
+        ["séance d'information"],
+        id="register-from-a-neighbourhood-named-after-snow",
+    ),
+    pytest.param(
         "bourse?", "fr", ["amorçage", "accélération", "innovation", "5 000 $"], id="bourse-alone"
     ),
     pytest.param(
