@@ -47,19 +47,19 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 4.1076,
-    "second": -4.0698,
-    "third": -1.3698,
-    "words_best": -1.1091,
-    "words_top": 0.8129,
-    "words_agree": -0.1967,
-    "opinion_top": 0.7407,
-    "opinion_agrees": 3.6137,
-    "opinion_declines": 3.0149,
-    "decline": -4.1836,
-    "length": 0.0670,
+    "best": 4.1331,
+    "second": -4.0347,
+    "third": -1.3931,
+    "words_best": -1.1381,
+    "words_top": 0.7893,
+    "words_agree": -0.1994,
+    "opinion_top": 0.7371,
+    "opinion_agrees": 3.5809,
+    "opinion_declines": 3.0474,
+    "decline": -4.2678,
+    "length": 0.0611,
 }
-CONFIDENCE_BIAS = -3.4267
+CONFIDENCE_BIAS = -3.3642
 CONFIDENCE_THRESHOLD = 0.74
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
