@@ -133,6 +133,11 @@ class BotProcess:
         """Send `sig` and wait for the exit status."""
         if self.process.returncode is None:
             self.process.send_signal(sig)
+        return await self.exited(within)
+
+    async def exited(self, within: float = 60) -> int:
+        """The exit status, once the process ends on its own (after a signal already sent:
+        a second one, once its handler is gone, would kill it mid-way)."""
         status = await asyncio.wait_for(self.process.wait(), timeout=within)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._reader, timeout=5)
