@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -197,16 +197,18 @@ def main() -> None:
     print(f"\n{len(shipped)} held-out questions; score = right decisions - {WRONG_COST} x wrong")
     headers = ["rule", "threshold", "in-scope right", "declined", "wrong", "score"]
     per_share = []
+    curves: dict[float, list[Outcome]] = {}  # each share's confidence rule, fitted once
     for share, questions in seen.items():
         ranking = sum(s.right for s in questions if s.question.expect is not None)
         in_scope = sum(s.question.expect is not None for s in questions)
         rule = f"share {share:.1f} (ranking {100 * ranking / in_scope:.1f}%)"
-        per_share.append(best(confidence_outcomes(f"confidence, {rule}", questions)))
+        curves[share] = confidence_outcomes(f"confidence, {rule}", questions)
+        per_share.append(best(curves[share]))
         per_share.append(best(score_outcomes(f"best score, {rule}", questions)))
     per_share.sort(key=lambda o: -o.utility)
     print("\nbest threshold for each rule and classifier share (best first):")
     print(table(headers, [o.row() for o in per_share], labels=1))
-    curve = confidence_outcomes("confidence", shipped)
+    curve = [replace(o, rule="confidence") for o in curves[CLASSIFIER_SHARE]]
     print(f"\nconfidence at share {CLASSIFIER_SHARE}, every other threshold:")
     print(table(headers, [o.row() for o in curve[::2]], labels=1))
     chosen = [o for o in curve if abs(o.threshold - CONFIDENCE_THRESHOLD) < 1e-9]
