@@ -199,7 +199,13 @@ async def test_question_close_to_the_base_suggests_the_closest_topics(bot: Harne
 
 @pytest.mark.parametrize(
     ("message", "expected"),
-    [("allo!", "Bonjour et bienvenue"), ("merci beaucoup", "Avec plaisir")],
+    [
+        ("allo!", "Bonjour et bienvenue"),
+        ("merci beaucoup", "Avec plaisir"),
+        ("Kwe!", "Bonjour et bienvenue"),  # Atikamekw and Innu, heard across Québec
+        ("Bonjour, j'aurais quelques questions sur DATAide.", "Bonjour et bienvenue"),
+        ("bon ben bonne nuit là", "Au plaisir"),
+    ],
 )
 async def test_small_talk_gets_a_short_friendly_reply(
     bot: Harness, message: str, expected: str
