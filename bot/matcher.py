@@ -47,20 +47,20 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 4.1331,
-    "second": -4.0347,
-    "third": -1.3931,
-    "words_best": -1.1381,
-    "words_top": 0.7893,
-    "words_agree": -0.1994,
-    "opinion_top": 0.7371,
-    "opinion_agrees": 3.5809,
-    "opinion_declines": 3.0474,
-    "decline": -4.2678,
-    "length": 0.0611,
+    "best": 4.6230,
+    "second": -3.2182,
+    "third": -0.7974,
+    "words_best": -0.1137,
+    "words_top": 0.1661,
+    "words_agree": 0.1101,
+    "opinion_top": 0.5786,
+    "opinion_agrees": 3.4167,
+    "opinion_declines": 3.3079,
+    "decline": -4.7365,
+    "length": 0.0691,
 }
-CONFIDENCE_BIAS = -3.3642
-CONFIDENCE_THRESHOLD = 0.74
+CONFIDENCE_BIAS = -3.5615
+CONFIDENCE_THRESHOLD = 0.66
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
