@@ -47,20 +47,20 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 4.6466,
-    "second": -3.8284,
-    "third": -0.5827,
-    "words_best": -0.1509,
-    "words_top": 0.5184,
-    "words_agree": 0.1460,
-    "opinion_top": 0.1102,
-    "opinion_agrees": 3.7048,
-    "opinion_declines": 3.3829,
-    "decline": -4.1152,
-    "length": -0.0361,
+    "best": 4.5038,
+    "second": -3.2586,
+    "third": -0.5837,
+    "words_best": -0.0951,
+    "words_top": 0.6619,
+    "words_agree": 0.0705,
+    "opinion_top": 0.1699,
+    "opinion_agrees": 3.6958,
+    "opinion_declines": 3.6633,
+    "decline": -4.5373,
+    "length": 0.0144,
 }
-CONFIDENCE_BIAS = -3.5445
-CONFIDENCE_THRESHOLD = 0.64
+CONFIDENCE_BIAS = -3.6711
+CONFIDENCE_THRESHOLD = 0.68
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
