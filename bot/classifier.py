@@ -40,8 +40,8 @@ from bot.text import fold
 DECLINE = ""  # the label of example questions the bot must not answer
 REGULARISATION = 10.0  # scikit-learn's C: higher trusts the examples more
 CHAR_SIZES = (3, 4, 5)  # character n-grams taken inside each word, its edges included
-# A word or pair found in a single training text is dropped: two thirds of them are, and
-# without them cross-validation ranks as well (96.7 %) for half the weights in memory.
+# Words and pairs found in a single training text (two thirds of them) are dropped:
+# cross-validation ranks as well without them (96.7 %), with half the weights in memory.
 LEAST_TEXTS = 2
 KEPT_WEIGHT_FILES = 4  # trained weights kept on disk (other knowledge base versions)
 # What else decides the weights for given texts: how they are read and turned into features.
@@ -79,7 +79,7 @@ def word_features(folded: str, words: list[str]) -> list[str]:
     needs, but the merge hides what the classifier could learn from the words themselves:
     "quelle heure est-il à Hanoi" reads as the cohort's hours to the matcher. With the typed
     words, cross-validation ranks the right entry first for 96.7 % of questions instead of
-    96.0 %, with 114 confident wrong answers instead of 146 (docs/benchmarks.md).
+    96.0 %, and answers about 150 more of 6 665 right (docs/benchmarks.md).
     """
     typed = [TYPED + word for word in folded.split()]
     return words + _pairs(words) + typed + _pairs(typed)
