@@ -25,7 +25,14 @@ import bm25s
 from rapidfuzz import fuzz, process, utils
 
 from bench._common import EXAMPLES_DIR, pct, print_header, real_knowledge, table
-from bot.evaluate import LabelledQuestion, Report, available_splits, evaluate, load_questions
+from bot.evaluate import (
+    LabelledQuestion,
+    Report,
+    available_splits,
+    evaluate,
+    load_questions,
+    tally,
+)
 from bot.knowledge import KnowledgeBase
 from bot.matcher import CONFIDENCE_THRESHOLD, WORDS_ONLY_THRESHOLD, Matcher, entry_texts
 
@@ -124,13 +131,6 @@ def bm25_baseline(base: KnowledgeBase) -> Scorer:
 # ----------------------------------------------------------------------------- tuning
 
 
-def outcome(question: LabelledQuestion, scored: Scored, threshold: float) -> tuple[bool, bool]:
-    """(right decision, confident wrong answer) for one question at one threshold."""
-    got = scored.entry_id if scored.score >= threshold else None
-    right = got in question.acceptable
-    return right, (not right and got is not None)
-
-
 def tune(
     questions: Sequence[LabelledQuestion], scores: Sequence[Scored], candidates: Iterable[float]
 ) -> float:
@@ -141,10 +141,11 @@ def tune(
     """
     best: tuple[int, int, float] | None = None
     for threshold in sorted(candidates):
-        outcomes = [outcome(q, s, threshold) for q, s in zip(questions, scores, strict=True)]
-        right = sum(r for r, _ in outcomes)
-        wrong = sum(w for _, w in outcomes)
-        key = (right, -wrong, -threshold)
+        report = tally(
+            (q, s.entry_id if s.score >= threshold else None)
+            for q, s in zip(questions, scores, strict=True)
+        )
+        key = (report.in_scope_correct + report.declined, -report.wrong_confident, -threshold)
         if best is None or key > best:
             best = key
     assert best is not None

@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bench._common import EXAMPLES_DIR, print_header, real_knowledge, table
-from bot.evaluate import LabelledQuestion, load_questions
+from bot.evaluate import LabelledQuestion, load_questions, tally
 from bot.matcher import (
     CLASSIFIER_SHARE,
     CONFIDENCE_THRESHOLD,
@@ -147,16 +147,18 @@ def cross_validated(seen: Sequence[Seen]) -> list[float | None]:
 
 
 def totals(rule: str, threshold: float, seen: Sequence[Seen], answers: Sequence[bool]) -> Outcome:
-    right = declined = wrong = 0
-    for s, answered in zip(seen, answers, strict=True):
-        if s.question.expect is None:
-            declined += not answered
-            wrong += answered
-        else:
-            right += answered and s.right
-            wrong += answered and not s.right
-    in_scope = sum(s.question.expect is not None for s in seen)
-    return Outcome(rule, threshold, right, in_scope, declined, len(seen) - in_scope, wrong)
+    """The figures of a rule that answered (True) or declined each held-out question."""
+    decided = zip(seen, answers, strict=True)
+    report = tally((s.question, s.best if answered else None) for s, answered in decided)
+    return Outcome(
+        rule,
+        threshold,
+        report.in_scope_correct,
+        report.in_scope,
+        report.declined,
+        report.out_of_scope,
+        report.wrong_confident,
+    )
 
 
 def confidence_outcomes(rule: str, seen: Sequence[Seen]) -> list[Outcome]:

@@ -133,13 +133,13 @@ def _kb_train(settings: Settings) -> int:
     if matcher.classifier is None:
         print("No examples in knowledge/examples/: nothing to train.")
         return 0
-    kept = sorted(settings.cache_dir.glob("classifier-*.npz"), key=lambda f: f.stat().st_mtime)
-    if not kept:
+    kept = matcher.weights_file
+    if kept is None or not kept.exists():
         print(f"Trained, but the weights could not be written to {settings.cache_dir}.")
         return 1
     print(
         f"Classifier ready ({len(base.examples)} examples, {time.perf_counter() - started:.1f} s):"
-        f" {kept[-1]}"
+        f" {kept}"
     )
     return 0
 

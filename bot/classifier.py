@@ -326,7 +326,7 @@ def trained(
     features is part of the key too, so weights from an older version are not reused.
     """
     key = _key(texts, labels, context)
-    path = cache_dir / f"classifier-{key[:32]}.npz" if cache_dir is not None else None
+    path = _file(cache_dir, key) if cache_dir is not None else None
     with _TRAINING:
         classifier = _TRAINED.get(key) or _from_disk(path)
         if classifier is None:
@@ -341,6 +341,17 @@ def trained(
                 path.touch()
         _TRAINED[key] = classifier
         return classifier
+
+
+def weights_file(
+    cache_dir: Path, texts: Sequence[str], labels: Sequence[str], context: str
+) -> Path:
+    """The file `trained` keeps the weights for these texts in (`kb train` names it)."""
+    return _file(cache_dir, _key(texts, labels, context))
+
+
+def _file(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"classifier-{key[:32]}.npz"
 
 
 def _key(texts: Sequence[str], labels: Sequence[str], context: str) -> str:

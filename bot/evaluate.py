@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from bot.config import PROJECT_ROOT
+from bot.kb_schema import Example
 
 EVAL_DIR = PROJECT_ROOT / "eval"
 # Questions the bot never learnt from. Each set was written from the seeds alone by someone
@@ -23,17 +24,15 @@ UNSEEN = "blind5"
 Predictor = Callable[[str], str | None]
 
 
-class LabelledQuestion(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class LabelledQuestion(Example):
+    """An example (knowledge/examples/) or evaluation (eval/) question: the same fields,
+    read from either folder, with a split always set (eval files name theirs)."""
 
-    q: str
-    lang: str
-    expect: str | None
-    accept: list[str | None] = Field(default_factory=list)
     split: str = "dev"
 
     @property
     def acceptable(self) -> set[str | None]:
+        """What counts as right: the expected entry, the other accepted ones (None: declining)."""
         return {self.expect, *self.accept}
 
 
@@ -82,10 +81,15 @@ class Report:
 
 def evaluate(predict: Predictor, questions: Iterable[LabelledQuestion]) -> Report:
     """Run every question through `predict` and compare with the labels."""
+    return tally((question, predict(question.q)) for question in questions)
+
+
+def tally(answers: Iterable[tuple[LabelledQuestion, str | None]]) -> Report:
+    """Compare each question's answer (an entry id, or None when declined) with its labels:
+    one count for the bot's eval and the benches that decide on answers already made."""
     in_scope = correct = out_scope = declined = 0
     confusions: list[tuple[LabelledQuestion, str | None]] = []
-    for question in questions:
-        got = predict(question.q)
+    for question, got in answers:
         ok = got in question.acceptable
         if question.expect is None:
             out_scope += 1

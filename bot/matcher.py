@@ -35,7 +35,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.classifier import DECLINE, Classifier, trained
+from bot.classifier import DECLINE, Classifier, trained, weights_file
 from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
@@ -106,7 +106,7 @@ class Evidence:
 
     best: float  # the best entry's score (the blend of both opinions)
     second: float  # the next two entries' scores, in the sentence that gave the best its
-    third: float  # score (context in another sentence is not a rival: see _Reading)
+    third: float  # score (context in another sentence is not a rival: see _Opinion)
     words_best: float  # the best entry's word-by-word score
     words_top: float  # the highest word-by-word score of any entry
     words_agree: bool  # the word-by-word reading puts the same entry first (or level)
@@ -140,20 +140,27 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class _Reading:
-    """Every entry's scores for a message (arrays in entry order) and the classifier's
-    whole-message probabilities (in its label order; None when it was not consulted).
+class _Opinion:
+    """What the classifier made of a message.
 
     `rows` keeps the blend for the whole message and each sentence: "We are a food bank in
     Sherbrooke. How do we register?" has the eligibility entry high in one sentence and
     registration in the other, and only the one the best entry came from says how sure it is.
     """
 
+    probabilities: np.ndarray  # for the whole message, in the classifier's label order
+    rows: np.ndarray  # the blend, per row (the whole message, then sentences), entry order
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Every entry's scores for a message (arrays in entry order), and the classifier's
+    opinion when it was consulted."""
+
     scores: np.ndarray  # the blend, best of the rows: what ranks entries
     words: np.ndarray  # the word-by-word opinion alone
-    opinion: np.ndarray | None
     length: int
-    rows: np.ndarray | None = None  # the blend, per row (the whole message, then sentences)
+    opinion: _Opinion | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ class Matcher:
         self._corrected = lru_cache(maxsize=16384)(self._corrected_uncached)
         zipf_table()  # load the word frequencies now, not during someone's first question
         self._classifier: Classifier | None = None
+        self.weights_file: Path | None = None  # where the classifier's weights are kept
         self._classifier_columns = np.zeros(0, dtype=np.int64)
         self._decline_column: int | None = None
         if examples and len(entries) <= MAX_CLASSIFIER_ENTRIES:
@@ -269,6 +277,8 @@ class Matcher:
             # How texts are read depends on the phrasings (in `taught`) and the synonyms.
             context = repr(sorted(self._single.items())) + repr(sorted(self._multi.items()))
             self._classifier = trained(taught, labels, self.tokens, context, cache_dir)
+            if cache_dir is not None:
+                self.weights_file = weights_file(cache_dir, taught, labels, context)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
             self._decline_column = column.get(DECLINE)  # None when no example is declined
@@ -411,23 +421,34 @@ class Matcher:
 
         Topics are scored on the whole message and on each of its sentences; small talk
         only on the whole message, so "Bonjour! … Comment s'inscrire?" is not a greeting.
+        When some sentences ask ("…?"), only they are scored apart: "We are a food bank in
+        Sherbrooke, for families. How do we register?" is about registering, whatever the
+        first sentence alone would be about. Cross-validation ranks the right entry first
+        for 96.8 % of questions instead of 96.7 % (the score of bench.calibration: +21).
         """
         text = text[:MAX_QUERY_CHARS]
         # A sentence pasted twice says nothing new: read once, it does not outweigh the rest.
-        unique = dict.fromkeys(self._fold(text))
+        unique: dict[str, bool] = {}
+        for folded, asks in self._fold(text):
+            unique[folded] = unique.get(folded, False) or asks
         pieces = [(folded, self._read(folded, correct=True)) for folded in unique]
+        asking = list(unique.values())
         # The whole message is its sentences end to end: read once, not twice.
         whole = {word for _, piece_words in pieces for word in piece_words}
         length = len(text.split())
         if all(token.isdigit() and not self._known_amount(token) for token in whole):
             nothing = np.zeros(len(self._entry_ids))  # "2+2", "514": numbers say no topic
-            return _Reading(nothing, nothing, None, length)
+            return _Reading(nothing, nothing, length)
         # A sign of another subject anywhere in the message weighs on every sentence.
         context = {OFF_TOPIC} & whole
         read = [whole]  # the words of each row: the whole message, then new sentences
         scored: list[int] = []  # which pieces those sentences are
+        # When a sentence asks ("…?"), the others are context: read in the whole message only.
+        asked = any(asking)
         for n, (_, piece_words) in enumerate(pieces if len(pieces) > 1 else []):
             tokens = set(piece_words) | context
+            if asked and not asking[n]:
+                continue
             if all(tokens != seen for seen in read):  # "Merci!", a repeat: nothing new
                 read.append(tokens)
                 scored.append(n)
@@ -435,20 +456,23 @@ class Matcher:
         by_words: np.ndarray = scores.max(axis=0)
         # Staff's explicit list of other subjects (`hors_sujet`) outranks what was learnt.
         if self._classifier is None or OFF_TOPIC in whole:
-            return _Reading(by_words, by_words, None, length)
+            return _Reading(by_words, by_words, length)
         probabilities = self._classifier.message_probabilities(pieces, scored)
         opinions = probabilities[:, self._classifier_columns]
         opinions[1:, self._entry_is_smalltalk] = 0.0  # a sentence is never a greeting
         rows = (1 - self._share) * scores + self._share * opinions
-        return _Reading(rows.max(axis=0), by_words, probabilities[0], length, rows)
+        return _Reading(rows.max(axis=0), by_words, length, _Opinion(probabilities[0], rows))
 
     @staticmethod
-    def _fold(text: str) -> list[str]:
-        """The message's sentences, folded, without those that fold to nothing ("?!"):
-        an empty text would only give the classifier's prior a say."""
+    def _fold(text: str) -> list[tuple[str, bool]]:
+        """The message's sentences, folded, each with whether it asks (ends with "?"),
+        without those that fold to nothing ("?!"): an empty text would only give the
+        classifier's prior a say."""
         pieces = sentences(text)
-        folded = [fold(piece) for piece in pieces] if len(pieces) > 1 else [fold(text)]
-        return [piece for piece in folded if piece] or [""]
+        if len(pieces) == 1:
+            pieces = [text]
+        folded = [(fold(piece), piece.rstrip().endswith("?")) for piece in pieces]
+        return [(piece, asks) for piece, asks in folded if piece] or [("", False)]
 
     def _known_amount(self, token: str) -> bool:
         """An amount the base names ("le 50 000 $ c'est pour quoi?") is a topic on its own;
@@ -547,16 +571,17 @@ class Matcher:
         return self._ranked(scores, top[scores[top] > 0])
 
     def _evidence(self, reading: _Reading, ranked: list[tuple[str, float]]) -> Evidence | None:
-        if reading.opinion is None or reading.rows is None or self._classifier is None:
+        if reading.opinion is None or self._classifier is None:
             return None
+        rows = reading.opinion.rows
         best_id, best_score = ranked[0]
         best = self._entry_number[best_id]
         # Lists, not arrays: for a few dozen numbers Python's max and index are quicker.
-        deciding = reading.rows[int(np.argmax(reading.rows[:, best]))].tolist()
+        deciding = rows[int(np.argmax(rows[:, best]))].tolist()
         deciding[best] = 0.0
         second, third = [*sorted(deciding, reverse=True), 0.0, 0.0][:2]
         words = reading.words.tolist()
-        opinion = reading.opinion.tolist()
+        opinion = reading.opinion.probabilities.tolist()
         opinion_best = max(opinion)
         opinion_label = self._classifier.labels[opinion.index(opinion_best)]
         decline = self._decline_column

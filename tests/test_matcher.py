@@ -4,7 +4,9 @@ and, for the reading rules themselves, through `Matcher.tokens` on the real know
 from __future__ import annotations
 
 import math
+import os
 import subprocess
+import time
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -323,9 +325,12 @@ def test_an_unwritable_cache_only_costs_a_warning(
 def test_weights_trained_ahead_are_read_by_a_new_process_and_damaged_ones_replaced(
     tmp_path: Path,
 ) -> None:
+    other = tmp_path / "classifier-another-knowledge-base.npz"  # used later than ours
+    other.write_bytes(b"weights of another version")
+    os.utime(other, (time.time() + 3600, time.time() + 3600))
     trained = run_command("kb", "train", CACHE_DIR=str(tmp_path))
     assert trained.returncode == 0, trained.stdout + trained.stderr
-    (saved,) = tmp_path.glob("classifier-*.npz")
+    (saved,) = set(tmp_path.glob("classifier-*.npz")) - {other}
     assert f"Classifier ready ({len(load_knowledge(PROJECT_ROOT / 'knowledge').examples)}" in (
         trained.stdout
     )

@@ -184,6 +184,19 @@ async def test_context_that_reads_like_another_question_does_not_take_the_answer
     assert PERSON_FR not in person.buttons()
 
 
+async def test_the_sentence_that_asks_is_answered_not_the_context_after_it(bot: Harness) -> None:
+    """Read alone, the second sentence (before telling our board) is about the board's
+    support, a prerequisite; it does not ask anything, the first sentence does."""
+    person = bot.user(18)
+    await person.say(
+        "Est-ce que je parle à une vraie personne? Je veux le savoir avant d'en parler à notre "
+        "conseil d'administration."
+    )
+    answer = visible(person.last_reply())
+    assert NOT_SURE_FR not in answer
+    assert "assistant automatisé de DATAide" in answer
+
+
 async def test_question_close_to_the_base_suggests_the_closest_topics(bot: Harness) -> None:
     person = bot.user(15)
     await person.say("Est-ce que la formation donne des crédits universitaires?")
