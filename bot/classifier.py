@@ -7,8 +7,8 @@ logistic regression over the same words, the words as typed, their neighbouring 
 character n-grams, trained on the phrasings *and* on labelled example questions
 (knowledge/examples/, including questions the bot must decline), learns which words tell
 entries apart and what an off-topic question looks like. Blended with the matcher's score
-it answers 90.4 % of such questions right instead of 70.3 %, with 14 confident wrong
-answers instead of 39 out of 531 (docs/benchmarks.md).
+it answers 90.7 % of such questions right instead of 70.0 %, with 12 confident wrong
+answers instead of 40 out of 531 (docs/benchmarks.md).
 
 Training takes a few seconds with scikit-learn, so it is done once per process for a given
 set of texts, and its weights are kept on disk for the next start (see `trained`): a process
