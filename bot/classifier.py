@@ -81,7 +81,15 @@ def word_features(folded: str, words: list[str]) -> list[str]:
     words, cross-validation ranks the right entry first for 96.7 % of questions instead of
     96.0 %, and answers about 150 more of 6 665 right (docs/benchmarks.md).
     """
-    typed = [TYPED + word for word in folded.split()]
+    return _with_pairs(words, typed_words(folded))
+
+
+def typed_words(folded: str) -> list[str]:
+    """A folded text's words, marked TYPED."""
+    return [TYPED + word for word in folded.split()]
+
+
+def _with_pairs(words: list[str], typed: list[str]) -> list[str]:
     return words + _pairs(words) + typed + _pairs(typed)
 
 
@@ -156,15 +164,16 @@ class _Features:
         width, index = self.width, self.words
         words_of: list[np.ndarray] = []
         grams_of: list[np.ndarray] = []
-        for folded, words in pieces:
-            known = (index[w] for w in word_features(folded, words) if w in index)
+        typed_of = [typed_words(folded) for folded, _ in pieces]  # once: pieces and straddling
+        for (folded, words), typed in zip(pieces, typed_of, strict=True):
+            known = (index[w] for w in _with_pairs(words, typed) if w in index)
             words_of.append(np.fromiter(known, np.intp))
             grams = [self._word_grams(word) for word in folded.split()]
             grams_of.append(np.concatenate(grams) if grams else np.zeros(0, np.intp))
         said = [words for _, words in pieces if words]
-        typed = [[TYPED + w for w in folded.split()] for folded, _ in pieces if folded.strip()]
+        written = [typed for typed in typed_of if typed]
         straddling = (
-            f"{first[-1]} {then[0]}" for runs in (said, typed) for first, then in pairwise(runs)
+            f"{first[-1]} {then[0]}" for runs in (said, written) for first, then in pairwise(runs)
         )
         keys = [
             np.concatenate(
@@ -310,23 +319,20 @@ _TRAINING = Lock()
 
 
 def trained(
+    key: str,
     texts: Sequence[str],
     labels: Sequence[str],
     tokenize: Tokenizer,
-    context: str,
     cache_dir: Path | None = None,
 ) -> Classifier:
     """A classifier for these examples, trained once per process and kept in `cache_dir`.
 
     Every Application built in the same process (the test-suite builds hundreds) shares
     it, and the next process to start with the same knowledge base loads its weights from
-    `cache_dir` in a few milliseconds instead of training for seconds. `context` is whatever
-    else decides how `tokenize` reads the texts (the synonyms): an edited knowledge base
-    gives other texts or another context, hence a new one. The code that turns texts into
-    features is part of the key too, so weights from an older version are not reused.
+    `cache_dir` in a few milliseconds instead of training for seconds. `key` is
+    `weights_key` of these texts and labels.
     """
-    key = _key(texts, labels, context)
-    path = _file(cache_dir, key) if cache_dir is not None else None
+    path = weights_file(cache_dir, key) if cache_dir is not None else None
     with _TRAINING:
         classifier = _TRAINED.get(key) or _from_disk(path)
         if classifier is None:
@@ -343,18 +349,16 @@ def trained(
         return classifier
 
 
-def weights_file(
-    cache_dir: Path, texts: Sequence[str], labels: Sequence[str], context: str
-) -> Path:
-    """The file `trained` keeps the weights for these texts in (`kb train` names it)."""
-    return _file(cache_dir, _key(texts, labels, context))
-
-
-def _file(cache_dir: Path, key: str) -> Path:
+def weights_file(cache_dir: Path, key: str) -> Path:
+    """The file `trained` keeps the weights for a key in (`kb train` names it)."""
     return cache_dir / f"classifier-{key[:32]}.npz"
 
 
-def _key(texts: Sequence[str], labels: Sequence[str], context: str) -> str:
+def weights_key(texts: Sequence[str], labels: Sequence[str], context: str) -> str:
+    """What the weights for these texts depend on. `context` is whatever else decides how
+    they are read (the synonyms): an edited knowledge base gives other texts or another
+    context, hence a new key. The code that turns texts into features is part of it too,
+    so weights from an older version are not reused."""
     digest = hashlib.sha256(context.encode())
     package = Path(__file__).parent
     for name in _SOURCES:

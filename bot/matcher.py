@@ -35,7 +35,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.classifier import DECLINE, Classifier, trained, weights_file
+from bot.classifier import DECLINE, Classifier, trained, weights_file, weights_key
 from bot.kb_schema import LANGUAGES, Entry
 from bot.lexicon import zipf, zipf_table
 from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, stem
@@ -276,9 +276,10 @@ class Matcher:
             labels += [label or DECLINE for _, label in examples]
             # How texts are read depends on the phrasings (in `taught`) and the synonyms.
             context = repr(sorted(self._single.items())) + repr(sorted(self._multi.items()))
-            self._classifier = trained(taught, labels, self.tokens, context, cache_dir)
+            key = weights_key(taught, labels, context)
+            self._classifier = trained(key, taught, labels, self.tokens, cache_dir)
             if cache_dir is not None:
-                self.weights_file = weights_file(cache_dir, taught, labels, context)
+                self.weights_file = weights_file(cache_dir, key)
             column = {label: n for n, label in enumerate(self._classifier.labels)}
             self._classifier_columns = np.array([column[e] for e in self._entry_ids])
             self._decline_column = column.get(DECLINE)  # None when no example is declined
