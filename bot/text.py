@@ -21,6 +21,7 @@ _YEAR = re.compile(r"\b20[0-9]{2}\b")
 _THOUSANDS = re.compile(r"\b([0-9]{1,3}) ?k\b")
 _HOURS = re.compile(r"\b([0-9]{1,3})h\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+|\n+")
+_A_PLUS = re.compile(r"(?:\ba|@)\+(?!\w)")  # "a+", "à+", "@+": texting for "à plus" (bye)
 
 # Words that say nothing about the topic, in both languages, after accents are stripped.
 # Interrogatives that carry intent (combien, quand, qui, comment / how, when, who, where)
@@ -137,6 +138,8 @@ def fold(text: str) -> str:
         text = _THOUSANDS.sub(r"\g<1>000", text)  # "15k" is 15000
         text = _HOURS.sub(r"\1 h", text)  # "48h" is "48 h"
         text = _YEAR.sub(" annee ", text)  # any year reads as "a year": 2027 is no topic
+    if "+" in text:
+        text = _A_PLUS.sub(" a plus ", text)
     for mark in APOSTROPHES:
         text = text.replace(mark, " ")
     words = _WORD.findall(text)

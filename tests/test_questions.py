@@ -216,6 +216,7 @@ async def test_question_close_to_the_base_suggests_the_closest_topics(bot: Harne
         ("Kwe!", "Bonjour et bienvenue"),  # Atikamekw and Innu, heard across Québec
         ("Bonjour, j'aurais quelques questions sur DATAide.", "Bonjour et bienvenue"),
         ("bon ben bonne nuit là", "Au plaisir"),
+        ("a+ 👋", "Au plaisir"),  # texting for "à plus"
     ],
 )
 async def test_small_talk_gets_a_short_friendly_reply(
