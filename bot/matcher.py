@@ -47,20 +47,20 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 5.2069,
-    "second": -3.7526,
-    "third": -0.6269,
-    "words_best": -0.4124,
-    "words_top": 0.2810,
-    "words_agree": 0.0189,
-    "opinion_top": -0.3095,
-    "opinion_agrees": 3.1692,
-    "opinion_declines": 3.1892,
-    "decline": -4.1997,
-    "length": -0.1429,
+    "best": 5.0389,
+    "second": -3.8679,
+    "third": -0.4593,
+    "words_best": -0.1940,
+    "words_top": 0.2928,
+    "words_agree": -0.0110,
+    "opinion_top": -0.2340,
+    "opinion_agrees": 3.4909,
+    "opinion_declines": 3.6279,
+    "decline": -4.5643,
+    "length": -0.1363,
 }
-CONFIDENCE_BIAS = -2.4207
-CONFIDENCE_THRESHOLD = 0.66
+CONFIDENCE_BIAS = -2.7277
+CONFIDENCE_THRESHOLD = 0.62
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
