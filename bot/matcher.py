@@ -447,9 +447,9 @@ class Matcher:
         # When a sentence asks ("…?"), the others are context: read in the whole message only.
         asked = any(asking)
         for n, (_, piece_words) in enumerate(pieces if len(pieces) > 1 else []):
-            tokens = set(piece_words) | context
             if asked and not asking[n]:
                 continue
+            tokens = set(piece_words) | context
             if all(tokens != seen for seen in read):  # "Merci!", a repeat: nothing new
                 read.append(tokens)
                 scored.append(n)
