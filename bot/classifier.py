@@ -27,11 +27,12 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ CHAR_SIZES = (3, 4, 5)  # character n-grams taken inside each word, its edges in
 # Words and pairs found in a single training text (two thirds of them) are dropped:
 # cross-validation ranks as well without them (96.7 %), with half the weights in memory.
 LEAST_TEXTS = 2
+ENCODE_CHUNK = 1000  # training texts encoded at once (memory, not results)
 KEPT_WEIGHT_FILES = 4  # trained weights kept on disk (other knowledge base versions)
 # What else decides the weights for given texts: how they are read and turned into features.
 _SOURCES = ("classifier.py", "matcher.py", "text.py", "lexicon.py")
@@ -119,8 +121,10 @@ class _Features:
     @classmethod
     def fit(cls, texts: Sequence[tuple[str, list[str]]]) -> _Features:
         """The vocabularies and idf of (folded text, matcher words) pairs."""
-        word_idf = _idf([word_features(folded, words) for folded, words in texts], LEAST_TEXTS)
-        gram_idf = _idf([char_grams(folded) for folded, _ in texts])
+        # Generators: each text's features are counted, then dropped (as lists they held
+        # hundreds of MB of short strings while training).
+        word_idf = _idf((word_features(folded, words) for folded, words in texts), LEAST_TEXTS)
+        gram_idf = _idf(char_grams(folded) for folded, _ in texts)
         idf = np.array(list(word_idf.values()) + list(gram_idf.values()))
         return cls(list(word_idf), list(gram_idf), idf)
 
@@ -196,13 +200,28 @@ class _Features:
         return groups // 2, columns, values
 
 
-def _idf(documents: Sequence[Sequence[str]], least: int = 1) -> dict[str, float]:
+def _matrix(features: _Features, pairs: Sequence[tuple[str, list[str]]]) -> Any:
+    """The training texts' features as a sparse matrix, built a chunk of texts at a time:
+    encoding them all at once held about 100 MB of keys while they were sorted. A text's
+    row depends on it alone, so the matrix is the same."""
+    from scipy.sparse import csr_matrix, vstack
+
+    chunks = []
+    for start in range(0, len(pairs), ENCODE_CHUNK):
+        part = pairs[start : start + ENCODE_CHUNK]
+        rows, columns, values = features.encode(part)
+        chunks.append(csr_matrix((values, (rows, columns)), shape=(len(part), features.width)))
+    return vstack(chunks, format="csr")
+
+
+def _idf(documents: Iterable[Sequence[str]], least: int = 1) -> dict[str, float]:
     """Smoothed idf of each feature found in at least `least` documents, in sorted feature
     order (scikit-learn's formula)."""
     frequency: Counter[str] = Counter()
+    n = 0
     for features in documents:
         frequency.update(set(features))
-    n = len(documents)
+        n += 1
     kept = sorted(f for f, count in frequency.items() if count >= least)
     return {f: math.log((1 + n) / (1 + frequency[f])) + 1 for f in kept}
 
@@ -227,13 +246,11 @@ class Classifier:
         The `sag` solver keeps one gradient per question rather than L-BFGS's history of
         whole weight matrices: training peaks about 150 MB lower, for the same accuracy.
         """
-        from scipy.sparse import csr_matrix
         from sklearn.linear_model import LogisticRegression
 
         pairs = [(fold(text), w) for text, w in zip(texts, words, strict=True)]
         features = _Features.fit(pairs)
-        rows, columns, values = features.encode(pairs)
-        matrix = csr_matrix((values, (rows, columns)), shape=(len(texts), features.width))
+        matrix = _matrix(features, pairs)
         model = LogisticRegression(
             C=REGULARISATION, solver="sag", tol=1e-4, max_iter=3000, random_state=0
         )

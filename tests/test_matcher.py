@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
-from bot.classifier import TYPED, Classifier, word_features
+from bot.classifier import ENCODE_CHUNK, TYPED, Classifier, _Features, _matrix, word_features
 from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
 from bot.knowledge import load_knowledge
@@ -260,6 +261,21 @@ def test_a_message_is_classified_as_its_sentences_end_to_end(learned: Matcher) -
     got = classifier.message_probabilities(pieces, [1, 3])
     assert got.shape == expected.shape == (3, len(classifier.labels))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_the_training_matrix_is_the_same_built_in_chunks(learned: Matcher) -> None:
+    """Training encodes its texts a chunk at a time, to hold less memory: every row must
+    still be its own text's, across the chunks' seams."""
+    texts = [text for text, _ in load_knowledge(PROJECT_ROOT / "knowledge").examples]
+    texts = texts[: ENCODE_CHUNK + ENCODE_CHUNK // 2]  # one whole chunk and part of another
+    pairs = [(fold(text), learned.tokens(text)) for text in texts]
+    features = _Features.fit(pairs)
+    rows, columns, values = features.encode(pairs)
+    chunked = _matrix(features, pairs)
+    assert chunked.shape == (len(texts), features.width)
+    at_once = csr_matrix((values, (rows, columns)), shape=chunked.shape)
+    assert chunked.nnz == at_once.nnz > 0
+    assert (chunked != at_once).nnz == 0
 
 
 def test_without_the_classifier_the_words_decide(matcher: Matcher, learned: Matcher) -> None:
