@@ -47,20 +47,20 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 5.0389,
-    "second": -3.8679,
-    "third": -0.4593,
-    "words_best": -0.1940,
-    "words_top": 0.2928,
-    "words_agree": -0.0110,
-    "opinion_top": -0.2340,
-    "opinion_agrees": 3.4909,
-    "opinion_declines": 3.6279,
-    "decline": -4.5643,
-    "length": -0.1363,
+    "best": 4.9805,
+    "second": -3.7150,
+    "third": -0.8516,
+    "words_best": -0.5187,
+    "words_top": 0.5760,
+    "words_agree": -0.0585,
+    "opinion_top": -0.0877,
+    "opinion_agrees": 2.9711,
+    "opinion_declines": 3.2046,
+    "decline": -4.8321,
+    "length": -0.0924,
 }
-CONFIDENCE_BIAS = -2.7277
-CONFIDENCE_THRESHOLD = 0.62
+CONFIDENCE_BIAS = -2.3304
+CONFIDENCE_THRESHOLD = 0.66
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
 WORDS_ONLY_THRESHOLD = 0.5
