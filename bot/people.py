@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,17 +51,11 @@ async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> Pe
         statement = insert_for(session)(Person).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[Person.telegram_id], set_=refreshed
+        ).returning(
+            Person.telegram_id, Person.first_name, Person.chosen_language, Person.telegram_language
         )
-        await session.execute(statement)
-        person = (
-            await session.execute(select(Person).where(Person.telegram_id == profile.telegram_id))
-        ).scalar_one()
-        return PersonView(
-            person.telegram_id,
-            person.first_name,
-            person.chosen_language,
-            person.telegram_language,
-        )
+        row = (await session.execute(statement)).one()
+        return PersonView(*row)
 
 
 async def set_language(sessions: SessionFactory, telegram_id: int, language: str) -> None:
@@ -120,13 +115,28 @@ class People:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
         self._seen: dict[int, tuple[Profile, PersonView, datetime]] = {}
+        self._writing: dict[int, tuple[Profile, asyncio.Future[PersonView]]] = {}
 
     async def touch(self, profile: Profile, now: datetime) -> PersonView:
-        """Record the person unless we did so within the last minute with the same profile."""
+        """Record the person unless we did so within the last minute with the same profile.
+
+        Messages sent in a quick row arrive together: while the first is being recorded,
+        the others wait for that write instead of each making its own (on SQLite, writes
+        queue behind one connection, and a burst of newcomers waited seconds for it).
+        """
         cached = self._seen.get(profile.telegram_id)
         if cached is not None and cached[0] == profile and now - cached[2] < self.TTL:
             return cached[1]
-        view = await touch(self._sessions, profile, now)
+        writing = self._writing.get(profile.telegram_id)
+        if writing is not None and writing[0] == profile:
+            return await asyncio.shield(writing[1])
+        task = asyncio.ensure_future(touch(self._sessions, profile, now))
+        self._writing[profile.telegram_id] = (profile, task)
+        try:
+            view = await asyncio.shield(task)  # a cancelled reader leaves it to the others
+        finally:
+            if self._writing.get(profile.telegram_id, (None, None))[1] is task:
+                del self._writing[profile.telegram_id]
         if len(self._seen) >= self.MAX_CACHED:
             self._seen.clear()
         self._seen[profile.telegram_id] = (profile, view, now)

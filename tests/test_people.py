@@ -1,0 +1,90 @@
+"""People recorded on contact: one write per person for messages that arrive together,
+and what the write gives back, on a real database (SQLite, and PostgreSQL when set)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import SessionFactory, create_engine, session_factory
+from bot.migrate import upgrade
+from bot.models import Person
+from bot.people import People, PersonView, Profile
+from tests.conftest import NOW
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def count_person_writes(engine: AsyncEngine) -> list[str]:
+    """The INSERT statements into people that the engine runs from now on."""
+    writes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PEOPLE"):
+            writes.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    return writes
+
+
+async def people_rows(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Person)) or 0)
+
+
+async def test_messages_sent_together_record_a_newcomer_once(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    people = People(sessions)
+    writes = count_person_writes(engine)
+    newcomer = Profile(501, "Amélie", language_code="fr")
+    views = await asyncio.gather(*(people.touch(newcomer, NOW) for _ in range(5)))
+    assert views == [PersonView(501, "Amélie", None, "fr")] * 5
+    assert len(writes) == 1
+    assert await people_rows(sessions) == 1
+    # Another person at the same time has their own write; a changed name is written too.
+    renamed = Profile(501, "Amélie B.", language_code="fr")
+    other = Profile(502, "Sam", language_code="en")
+    first, second = await asyncio.gather(people.touch(renamed, NOW), people.touch(other, NOW))
+    assert (first.first_name, second.first_name) == ("Amélie B.", "Sam")
+    assert len(writes) == 3
+    assert await people_rows(sessions) == 2
+
+
+async def test_a_returning_person_keeps_the_language_they_chose(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    await People(sessions).touch(Profile(601, "Noor", language_code="fr"), NOW)
+    await People(sessions).set_language(601, "en")
+    # A new process (no cache) records them again: the write gives back the stored choice.
+    again = await People(sessions).touch(Profile(601, "Noor", language_code="ar"), NOW)
+    assert again == PersonView(601, "Noor", "en", "ar")
+
+
+async def test_a_message_given_up_on_does_not_lose_the_others(engine: AsyncEngine) -> None:
+    """The first message's handler is cancelled (a timeout, shutdown) while recording the
+    person: the message that was waiting for that write still gets it."""
+    sessions = session_factory(engine)
+    people = People(sessions)
+    writes = count_person_writes(engine)
+    newcomer = Profile(701, "Zoé")
+    first = asyncio.create_task(people.touch(newcomer, NOW))
+    second = asyncio.create_task(people.touch(newcomer, NOW))
+    await asyncio.sleep(0)  # both are waiting: the first for its write, the second for it
+    first.cancel()
+    assert await second == PersonView(701, "Zoé", None, None)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert len(writes) == 1
+    assert await people_rows(sessions) == 1
