@@ -23,7 +23,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine tuned for a bot: WAL and a busy timeout on SQLite, a modest pool elsewhere."""
+    """An engine tuned for a bot: WAL and a busy timeout on SQLite, a modest pool elsewhere.
+
+    Parameters are hidden from database errors: their text ends up in the logs, and the
+    values are people's names, e-mails and questions."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -31,11 +34,18 @@ def create_engine(url: str) -> AsyncEngine:
         # One connection: SQLite has one write lock anyway, and waiting for the pool is
         # prompt where waiting on the lock means the driver's sleep-and-retry loop.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,8 +8,14 @@ import logging
 import sys
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
+from bot.db import create_engine
 from bot.logs import JsonFormatter, TextFormatter, configure_logging, fields
+from bot.migrate import upgrade
+from bot.models import Person
+from tests.conftest import NOW
 from tests.harness import Harness
 from tests.test_sessions import BUTTON, new_session
 
@@ -40,6 +46,37 @@ async def test_a_whole_conversation_logs_no_text_name_or_email_at_info(
         written = formatter.format(record) + TextFormatter().format(record)
         for private in (NAME, ORGANISATION, EMAIL, "xylophone", "salaires"):
             assert private not in written, f"{private!r} logged by {record.name}: {written}"
+
+
+async def test_a_database_error_logs_the_statement_not_the_values(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The error handler logs the exception with its traceback; a database error's text
+    would carry the values of the statement (a name, an e-mail) unless the engine hides
+    them."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        row = {
+            "telegram_id": 4242,
+            "first_name": NAME,
+            "username": EMAIL,
+            "created_at": NOW,
+            "last_seen_at": NOW,
+        }
+        async with engine.begin() as connection:
+            await connection.execute(insert(Person).values(**row))
+        with pytest.raises(IntegrityError) as failure:  # the same person twice
+            async with engine.begin() as connection:
+                await connection.execute(insert(Person).values(**row))
+    finally:
+        await engine.dispose()
+    logging.getLogger("handlers.errors").error("Error while handling", exc_info=failure.value)
+    (record,) = [r for r in caplog.records if r.name == "handlers.errors"]
+    written = JsonFormatter().format(record) + TextFormatter().format(record)
+    assert "INSERT INTO people" in written  # the statement is there, to debug with
+    for private in (NAME, EMAIL):
+        assert private not in written
 
 
 def test_json_lines_carry_the_fields_and_keep_a_traceback_on_one_line() -> None:
