@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import create_engine
 from bot.logs import JsonFormatter, TextFormatter, configure_logging, fields
-from bot.migrate import upgrade
 from bot.models import Person
 from tests.conftest import NOW
 from tests.harness import Harness
+from tests.test_outbox_reliability import database
 from tests.test_sessions import BUTTON, new_session
 
 NAME = "Philomène"
@@ -54,9 +53,7 @@ async def test_a_database_error_logs_the_statement_not_the_values(
     """The error handler logs the exception with its traceback; a database error's text
     would carry the values of the statement (a name, an e-mail) unless the engine hides
     them."""
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
+    async with database(database_url) as db:
         row = {
             "telegram_id": 4242,
             "first_name": NAME,
@@ -64,13 +61,11 @@ async def test_a_database_error_logs_the_statement_not_the_values(
             "created_at": NOW,
             "last_seen_at": NOW,
         }
-        async with engine.begin() as connection:
+        async with db.engine.begin() as connection:
             await connection.execute(insert(Person).values(**row))
         with pytest.raises(IntegrityError) as failure:  # the same person twice
-            async with engine.begin() as connection:
+            async with db.engine.begin() as connection:
                 await connection.execute(insert(Person).values(**row))
-    finally:
-        await engine.dispose()
     logging.getLogger("handlers.errors").error("Error while handling", exc_info=failure.value)
     (record,) = [r for r in caplog.records if r.name == "handlers.errors"]
     written = JsonFormatter().format(record) + TextFormatter().format(record)

@@ -11,21 +11,17 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import SessionFactory, create_engine, session_factory
-from bot.migrate import upgrade
+from bot.db import SessionFactory, session_factory
 from bot.models import Person
 from bot.people import People, PersonView, Profile
 from tests.conftest import NOW
+from tests.test_outbox_reliability import database
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+    async with database(database_url) as db:
+        yield db.engine
 
 
 def count_person_writes(engine: AsyncEngine) -> list[str]:
