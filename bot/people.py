@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,9 +35,42 @@ class PersonView:
     telegram_language: str | None
 
 
+# What a returning person's row takes from their latest message (not their id or first contact).
+REFRESHED = (
+    "first_name",
+    "last_name",
+    "username",
+    "telegram_language",
+    "last_seen_at",
+    "blocked_at",
+)
+BATCH_ROWS = 500  # people recorded in one statement at most (SQLite's bound-variable limit)
+
+
 async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> PersonView:
     """Record the person (insert or refresh) in one statement; returns what we hold."""
-    values: dict[str, Any] = {
+    return (await touch_many(sessions, [(profile, now)]))[profile.telegram_id]
+
+
+async def touch_many(
+    sessions: SessionFactory, seen: Sequence[tuple[Profile, datetime]]
+) -> dict[int, PersonView]:
+    """Record several people (distinct ids) in one statement: what each row now holds."""
+    rows = [_row(profile, now) for profile, now in seen]
+    async with sessions.begin() as session:
+        statement = insert_for(session)(Person).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Person.telegram_id],
+            set_={column: statement.excluded[column] for column in REFRESHED},
+        ).returning(
+            Person.telegram_id, Person.first_name, Person.chosen_language, Person.telegram_language
+        )
+        result = await session.execute(statement)
+        return {row[0]: PersonView(*row) for row in result}
+
+
+def _row(profile: Profile, now: datetime) -> dict[str, Any]:
+    return {
         "telegram_id": profile.telegram_id,
         "first_name": profile.first_name[:256],
         "last_name": (profile.last_name or None) and profile.last_name[:256],
@@ -46,16 +80,6 @@ async def touch(sessions: SessionFactory, profile: Profile, now: datetime) -> Pe
         "last_seen_at": now,
         "blocked_at": None,
     }
-    refreshed = {k: v for k, v in values.items() if k not in ("telegram_id", "created_at")}
-    async with sessions.begin() as session:
-        statement = insert_for(session)(Person).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Person.telegram_id], set_=refreshed
-        ).returning(
-            Person.telegram_id, Person.first_name, Person.chosen_language, Person.telegram_language
-        )
-        row = (await session.execute(statement)).one()
-        return PersonView(*row)
 
 
 async def set_language(sessions: SessionFactory, telegram_id: int, language: str) -> None:
@@ -96,6 +120,21 @@ async def wants_announcements(sessions: SessionFactory, telegram_id: int) -> boo
         return opted_out is None
 
 
+# People waiting to be written, by id: their latest profile, its time, the messages waiting.
+Batch = dict[int, tuple[Profile, datetime, list[asyncio.Future[PersonView]]]]
+
+
+def _settle(batch: Batch, error: Exception | None) -> None:
+    """End the waits of a batch that was not written: with its error, or cancelled."""
+    for _, _, futures in batch.values():
+        for future in futures:
+            if not future.done():
+                if error is None:
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+
+
 def insert_for(session: AsyncSession) -> Any:
     """The one dialect check for upserts: both SQLite and PostgreSQL speak ON CONFLICT."""
     dialect = session.get_bind().dialect.name
@@ -115,14 +154,19 @@ class People:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
         self._seen: dict[int, tuple[Profile, PersonView, datetime]] = {}
+        # Writes asked for and not yet done, by person: for messages that join them.
         self._writing: dict[int, tuple[Profile, asyncio.Future[PersonView]]] = {}
+        # The next statement's people, gathered while the current one runs.
+        self._batch: Batch = {}
+        self._writer: asyncio.Task[None] | None = None
 
     async def touch(self, profile: Profile, now: datetime) -> PersonView:
         """Record the person unless we did so within the last minute with the same profile.
 
         Messages sent in a quick row arrive together: while the first is being recorded,
-        the others wait for that write instead of each making its own (on SQLite, writes
-        queue behind one connection, and a burst of newcomers waited seconds for it).
+        the others wait for that write instead of each making its own. Newcomers arriving
+        together are recorded together, in one statement per batch (on SQLite, writes
+        queue behind one connection, and a burst of newcomers waited seconds for them).
         """
         cached = self._seen.get(profile.telegram_id)
         if cached is not None and cached[0] == profile and now - cached[2] < self.TTL:
@@ -130,17 +174,50 @@ class People:
         writing = self._writing.get(profile.telegram_id)
         if writing is not None and writing[0] == profile:
             return await asyncio.shield(writing[1])
-        task = asyncio.ensure_future(touch(self._sessions, profile, now))
-        self._writing[profile.telegram_id] = (profile, task)
+        future = self._ask(profile, now)
+        self._writing[profile.telegram_id] = (profile, future)
         try:
-            view = await asyncio.shield(task)  # a cancelled reader leaves it to the others
+            view = await asyncio.shield(future)  # a cancelled reader leaves it to the others
         finally:
-            if self._writing.get(profile.telegram_id, (None, None))[1] is task:
+            if self._writing.get(profile.telegram_id, (None, None))[1] is future:
                 del self._writing[profile.telegram_id]
         if len(self._seen) >= self.MAX_CACHED:
             self._seen.clear()
         self._seen[profile.telegram_id] = (profile, view, now)
         return view
+
+    def _ask(self, profile: Profile, now: datetime) -> asyncio.Future[PersonView]:
+        """A write of this profile in the next batch (the latest profile of a person wins)."""
+        future: asyncio.Future[PersonView] = asyncio.get_running_loop().create_future()
+        # Nobody may be left to read a failure (their handlers were cancelled): mark it read.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        waiting = self._batch.get(profile.telegram_id, (profile, now, []))[2]
+        self._batch[profile.telegram_id] = (profile, now, [*waiting, future])
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_batches())
+        return future
+
+    async def _write_batches(self) -> None:
+        """Write the gathered people, batch after batch, until nobody is waiting."""
+        while self._batch:
+            ids = list(self._batch)[:BATCH_ROWS]
+            batch = {person: self._batch.pop(person) for person in ids}
+            try:
+                views = await touch_many(
+                    self._sessions, [(p, now) for p, now, _ in batch.values()]
+                )
+            except Exception as exc:  # each waiting message gets the error, to handle as any
+                _settle(batch, exc)
+                continue
+            except asyncio.CancelledError:  # shutting down: nobody is left waiting forever
+                _settle(batch, None)
+                _settle(self._batch, None)
+                self._batch.clear()
+                raise
+            for person, (_, _, futures) in batch.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(views[person])
 
     async def set_language(self, telegram_id: int, language: str) -> None:
         await set_language(self._sessions, telegram_id, language)

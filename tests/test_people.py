@@ -50,13 +50,58 @@ async def test_messages_sent_together_record_a_newcomer_once(engine: AsyncEngine
     assert views == [PersonView(501, "Amélie", None, "fr")] * 5
     assert len(writes) == 1
     assert await people_rows(sessions) == 1
-    # Another person at the same time has their own write; a changed name is written too.
+    # A changed name is written again; another person at the same time shares that write.
     renamed = Profile(501, "Amélie B.", language_code="fr")
     other = Profile(502, "Sam", language_code="en")
     first, second = await asyncio.gather(people.touch(renamed, NOW), people.touch(other, NOW))
     assert (first.first_name, second.first_name) == ("Amélie B.", "Sam")
-    assert len(writes) == 3
+    assert len(writes) == 2
     assert await people_rows(sessions) == 2
+
+
+async def test_newcomers_arriving_together_are_recorded_in_one_statement(
+    engine: AsyncEngine,
+) -> None:
+    """A burst of first contacts (an announcement shared in a group) is one write, not
+    one per person queued behind the database; each gets their own row back."""
+    sessions = session_factory(engine)
+    await People(sessions).touch(Profile(800, "Déjà", language_code="fr"), NOW)
+    await People(sessions).set_language(800, "en")
+    people = People(sessions)
+    writes = count_person_writes(engine)
+    burst = [Profile(800 + n, f"Personne {n}", language_code="fr") for n in range(40)]
+    views = await asyncio.gather(*(people.touch(profile, NOW) for profile in burst))
+    assert [view.telegram_id for view in views] == [800 + n for n in range(40)]
+    assert [view.first_name for view in views] == [f"Personne {n}" for n in range(40)]
+    assert views[0].chosen_language == "en"  # the returning person's choice, from their row
+    assert {view.chosen_language for view in views[1:]} == {None}
+    assert len(writes) == 1
+    assert await people_rows(sessions) == 40
+
+
+async def test_a_failed_write_reaches_every_message_waiting_for_it(engine: AsyncEngine) -> None:
+    """The database refuses a batch: each message in it gets the error (which the error
+    handler reports), and the next message records its person as usual."""
+    sessions = session_factory(engine)
+    people = People(sessions)
+    failures = iter([RuntimeError("database went away")])
+
+    def refuse_once(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PEOPLE"):
+            error = next(failures, None)
+            if error is not None:
+                raise error
+
+    event.listen(engine.sync_engine, "before_cursor_execute", refuse_once)
+    outcomes = await asyncio.gather(
+        people.touch(Profile(950, "Una"), NOW),
+        people.touch(Profile(951, "Dos"), NOW),
+        return_exceptions=True,
+    )
+    assert [str(outcome) for outcome in outcomes] == ["database went away"] * 2
+    assert await people_rows(sessions) == 0
+    assert (await people.touch(Profile(950, "Una"), NOW)).first_name == "Una"
+    assert await people_rows(sessions) == 1
 
 
 async def test_a_returning_person_keeps_the_language_they_chose(engine: AsyncEngine) -> None:
