@@ -17,7 +17,7 @@ RUN mkdir bot handlers && touch bot/__init__.py handlers/__init__.py \
     && pip install . && pip uninstall -y dataide-bot && rm -rf bot handlers build *.egg-info
 COPY . .
 # The classifier is trained now, where memory is plentiful, and its weights ship in the
-# image: a start then reads them (about 160 MiB) instead of training (about 360 MiB). A
+# image: a start then reads them (about 160 MiB) instead of training (about 370 MiB). A
 # knowledge base changed later (/reload, a mounted knowledge/) trains once more at start.
 ENV CACHE_DIR=/app/cache
 RUN python -m bot kb train

@@ -7,7 +7,7 @@ logistic regression over the same words, the words as typed, their neighbouring 
 character n-grams, trained on the phrasings *and* on labelled example questions
 (knowledge/examples/, including questions the bot must decline), learns which words tell
 entries apart and what an off-topic question looks like. Blended with the matcher's score
-it answers 91.2 % of such questions right instead of 70.5 %, with 10 confident wrong
+it answers 90.9 % of such questions right instead of 70.5 %, with 10 confident wrong
 answers instead of 40 out of 531 (docs/benchmarks.md).
 
 Training takes a few seconds with scikit-learn, so it is done once per process for a given

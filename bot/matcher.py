@@ -47,19 +47,19 @@ from bot.text import STOP_WORDS, fold, read_intents, sentences, split_elision, s
 # questions the bot was not trained on and prints these weights (docs/benchmarks.md): it
 # answers more of them right than a threshold on the best score, with fewer wrong answers.
 CONFIDENCE_WEIGHTS = {
-    "best": 4.9805,
-    "second": -3.7150,
-    "third": -0.8516,
-    "words_best": -0.5187,
-    "words_top": 0.5760,
-    "words_agree": -0.0585,
-    "opinion_top": -0.0877,
-    "opinion_agrees": 2.9711,
-    "opinion_declines": 3.2046,
-    "decline": -4.8321,
-    "length": -0.0924,
+    "best": 5.0534,
+    "second": -3.5689,
+    "third": -0.8233,
+    "words_best": -0.2095,
+    "words_top": 0.0736,
+    "words_agree": -0.0887,
+    "opinion_top": -0.0905,
+    "opinion_agrees": 3.0666,
+    "opinion_declines": 3.2678,
+    "decline": -4.6739,
+    "length": -0.0713,
 }
-CONFIDENCE_BIAS = -2.3304
+CONFIDENCE_BIAS = -2.4639
 CONFIDENCE_THRESHOLD = 0.66
 # Without examples (or past MAX_CLASSIFIER_ENTRIES), the word-by-word score is the
 # confidence, from this threshold up (chosen the same way).
