@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import SessionFactory, session_factory
 from bot.models import Person
-from bot.people import People, PersonView, Profile
+from bot.people import BATCH_ROWS, People, PersonView, Profile
 from tests.conftest import NOW
 from tests.test_outbox_reliability import database
 
@@ -77,6 +77,19 @@ async def test_newcomers_arriving_together_are_recorded_in_one_statement(
     assert {view.chosen_language for view in views[1:]} == {None}
     assert len(writes) == 1
     assert await people_rows(sessions) == 40
+
+
+async def test_a_large_burst_is_written_in_bounded_statements(engine: AsyncEngine) -> None:
+    """More newcomers than one statement may carry (SQLite bounds its values): several
+    writes of at most BATCH_ROWS people, and nobody is left out."""
+    sessions = session_factory(engine)
+    people = People(sessions)
+    writes = count_person_writes(engine)
+    burst = [Profile(2000 + n, f"Personne {n}") for n in range(2 * BATCH_ROWS + 10)]
+    views = await asyncio.gather(*(people.touch(profile, NOW) for profile in burst))
+    assert [view.first_name for view in views] == [profile.first_name for profile in burst]
+    assert len(writes) == 3
+    assert await people_rows(sessions) == 2 * BATCH_ROWS + 10
 
 
 async def test_a_failed_write_reaches_every_message_waiting_for_it(engine: AsyncEngine) -> None:
