@@ -24,12 +24,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield db.engine
 
 
+def writes_people(statement: str) -> bool:
+    """Whether an SQL statement records people (the upsert of bot.people)."""
+    return statement.lstrip().upper().startswith("INSERT INTO PEOPLE")
+
+
 def count_person_writes(engine: AsyncEngine) -> list[str]:
     """The INSERT statements into people that the engine runs from now on."""
     writes: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO PEOPLE"):
+        if writes_people(statement):
             writes.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
@@ -100,7 +105,7 @@ async def test_a_failed_write_reaches_every_message_waiting_for_it(engine: Async
     failures = iter([RuntimeError("database went away")])
 
     def refuse_once(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO PEOPLE"):
+        if writes_people(statement):
             error = next(failures, None)
             if error is not None:
                 raise error
