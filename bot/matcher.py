@@ -24,6 +24,7 @@ reads the whole message as something else.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -87,6 +88,11 @@ CLASSIFIER_SHARE = 0.9
 # Training grows with entries × features: past this size the matcher works alone (a FAQ
 # has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
 MAX_CLASSIFIER_ENTRIES = 500
+# Up to this many (rows × phrasings and entries), every phrasing is scored, not only those
+# sharing a word with the question: fewer numpy calls, the base's cost on this machine
+# (bench/latency.py); a large base's phrasings mostly share nothing, so it scores hits only.
+DENSE_CELLS = 20_000
+FEW_ENTRIES = 200  # up to this many entries, the best three are found in a Python list
 
 
 @dataclass(frozen=True)
@@ -253,10 +259,17 @@ class Matcher:
             t: np.array(ids + [len(self._phrasings) + e for e in sorted(entry_postings[t])])
             for t, ids in postings.items()
         }
+        # And the word's weight in each of those cells: what a question adds up there.
+        self._cell_weights = {t: np.full(len(c), self._idf[t]) for t, c in self._cells.items()}
         self._phrasing_entry = np.array(
             [entry_number[p.entry_id] for p in self._phrasings], dtype=np.int32
         )
         self._phrasing_weight = np.array([p.weight for p in self._phrasings], dtype=np.float64)
+        # Where each entry's phrasings start (they are numbered entry by entry), for scoring
+        # every phrasing at once; None when an entry has none (read to nothing).
+        firsts = np.searchsorted(self._phrasing_entry, np.arange(len(self._entry_ids)))
+        counts = np.bincount(self._phrasing_entry, minlength=len(self._entry_ids))
+        self._entry_starts = firsts if len(self._phrasings) and counts.all() else None
         phrase_words = {word for phrase in self._multi for word in phrase if len(word) > 3}
         self._vocabulary = sorted(set(self._cells) | set(self._single) | STOP_WORDS | phrase_words)
         self._by_length: dict[int, list[str]] = defaultdict(list)
@@ -508,39 +521,74 @@ class Matcher:
         """
         phrasing_count = len(self._phrasings)
         width = phrasing_count + len(self._entry_ids)  # a row: phrasings, then entries
-        scores = np.zeros((len(queries), len(self._entry_ids)))
         query_weight = np.ones(len(queries))
+        idf, unknown = self._idf, self._unknown_weight  # _word_weight, inlined: once a word
         cells: list[np.ndarray] = []  # per query: where its words are found, offset by row
         cell_weights: list[np.ndarray] = []  # and the weight of the word found there
         for row, query in enumerate(queries):
             tokens = sorted(query)  # added up in one order: see _weight
-            weights = [self._word_weight(t) for t in tokens]
-            total = math.fsum(weights)
-            found = [(t, w) for t, w in zip(tokens, weights, strict=True) if t in self._cells]
+            total = math.fsum([idf[t] if t in idf else unknown(t) for t in tokens])
+            found = [t for t in tokens if t in self._cells]
             if not found or total <= 0:
                 continue
             query_weight[row] = total
-            lists = [self._cells[t] for t, _ in found]
-            cells.append(np.concatenate(lists) + row * width)
-            cell_weights.append(np.repeat([w for _, w in found], [len(c) for c in lists]))
+            cells.append(np.concatenate([self._cells[t] for t in found]) + row * width)
+            cell_weights.append(np.concatenate([self._cell_weights[t] for t in found]))
         if not cells:
-            return scores
+            return np.zeros((len(queries), len(self._entry_ids)))
         shared = np.bincount(
             np.concatenate(cells), np.concatenate(cell_weights), minlength=len(queries) * width
         )
-        hits = np.flatnonzero(shared)  # on the flat array: no strided 2-D search
-        rows, columns = np.divmod(hits, width)
-        phrasings = columns < phrasing_count
-        rows, phrasing, overlap = rows[phrasings], columns[phrasings], shared[hits[phrasings]]
         shared = shared.reshape(len(queries), width)
-        alpha = self._alpha
-        phrasing_scores = (overlap / query_weight[rows]) ** alpha * (
-            overlap / self._phrasing_weight[phrasing]
-        ) ** (1 - alpha)
-        np.maximum.at(scores, (rows, self._phrasing_entry[phrasing]), phrasing_scores)
+        starts = self._entry_starts
+        if starts is not None and shared.size <= DENSE_CELLS:
+            best = self._best_phrasings_dense(shared[:, :phrasing_count], query_weight, starts)
+        else:
+            best = self._best_phrasings_sparse(shared, query_weight)
         whole = shared[:, phrasing_count:] * (self._beta / query_weight[:, None])
         # On a tie, the entry with the closer single phrasing goes first.
-        return np.where(whole > scores, whole + TIE_BREAK * scores, scores)
+        return np.where(whole > best, whole + TIE_BREAK * best, best)
+
+    def _phrasing_score(
+        self, overlap: np.ndarray, query_weight: np.ndarray, phrasing_weight: np.ndarray
+    ) -> np.ndarray:
+        """How well phrasings answer questions, from the weight of their shared words."""
+        alpha = self._alpha
+        scores: np.ndarray = (overlap / query_weight) ** alpha * (overlap / phrasing_weight) ** (
+            1 - alpha
+        )
+        return scores
+
+    def _best_phrasings_dense(
+        self, overlap: np.ndarray, query_weight: np.ndarray, starts: np.ndarray
+    ) -> np.ndarray:
+        """Each entry's best phrasing score per row, every phrasing scored (`starts`: where
+        each entry's phrasings start): on a small base, a few numpy calls on a few thousand
+        numbers cost less than finding the hits first."""
+        scores = self._phrasing_score(overlap, query_weight[:, None], self._phrasing_weight)
+        best: np.ndarray = np.maximum.reduceat(scores, starts, axis=1)
+        return best
+
+    def _best_phrasings_sparse(self, shared: np.ndarray, query_weight: np.ndarray) -> np.ndarray:
+        """`_best_phrasings_dense`, only where a question shares words with a phrasing: on a
+        large base, most phrasings share none."""
+        best = np.zeros((len(shared), len(self._entry_ids)))
+        hits = np.flatnonzero(shared)  # on the flat array: no strided 2-D search
+        rows, columns = np.divmod(hits, shared.shape[1])
+        phrasings = columns < len(self._phrasings)
+        rows, phrasing = rows[phrasings], columns[phrasings]
+        scores = self._phrasing_score(
+            shared.flat[hits[phrasings]], query_weight[rows], self._phrasing_weight[phrasing]
+        )
+        # Hits come row by row, in phrasing order, and an entry's phrasings are numbered
+        # together: each (row, entry) is one run of them.
+        cell = rows * len(self._entry_ids) + self._phrasing_entry[phrasing]
+        change = np.empty(len(cell), dtype=bool)
+        change[:1] = True
+        np.not_equal(cell[1:], cell[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
+        best.flat[cell[starts]] = np.maximum.reduceat(scores, starts)
+        return best
 
     def match(self, text: str) -> Match:
         """The verdict: an entry to answer with, or not sure with the closest suggestions."""
@@ -568,8 +616,16 @@ class Matcher:
         return self._evidence(reading, ranked) if ranked else None
 
     def _best_three(self, scores: np.ndarray) -> list[tuple[str, float]]:
-        top = np.argpartition(-scores, 3)[:3] if len(scores) > 3 else np.arange(len(scores))
-        return self._ranked(scores, top[scores[top] > 0])
+        """The three best entries with a score, best first (on a tie, by id)."""
+        if len(scores) > FEW_ENTRIES:  # a large base: numpy finds them in one pass
+            top = np.argpartition(-scores, 3)[:3]
+            return self._ranked(scores, top[scores[top] > 0])
+        # A few dozen numbers: a Python list is quicker than half a dozen numpy calls.
+        scored = [
+            (-score, entry_id)
+            for entry_id, score in zip(self._entry_ids, scores.tolist(), strict=True)
+        ]
+        return [(entry_id, -score) for score, entry_id in heapq.nsmallest(3, scored) if score < 0]
 
     def _evidence(self, reading: _Reading, ranked: list[tuple[str, float]]) -> Evidence | None:
         if reading.opinion is None or self._classifier is None:

@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
-APOSTROPHES = "'’‘`´ʼ"
 _NUMBER_GROUPS = re.compile(r"(?<=\d)[\s\u00a0\u202f,.](?=\d{3}\b)")
 _WORD = re.compile(r"[a-z0-9]+")
 _DIGIT = re.compile(r"\d")
@@ -140,13 +139,11 @@ def fold(text: str) -> str:
         text = _YEAR.sub(" annee ", text)  # any year reads as "a year": 2027 is no topic
     if "+" in text:
         text = _A_PLUS.sub(" a plus ", text)
-    for mark in APOSTROPHES:
-        text = text.replace(mark, " ")
+    # Apostrophes and punctuation part words by not being in _WORD.
     words = _WORD.findall(text)
-    expanded: list[str] = []
-    for word in words:
-        expanded.extend(_CASUAL.get(word, word).split())
-    return " ".join(expanded)
+    if not _CASUAL.keys().isdisjoint(words):  # most messages have none: no loop over words
+        words = [part for word in words for part in _CASUAL.get(word, word).split()]
+    return " ".join(words)
 
 
 @lru_cache(maxsize=65536)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
+from bot import matcher as matcher_module
 from bot.classifier import ENCODE_CHUNK, TYPED, Classifier, _Features, _matrix, word_features
 from bot.config import PROJECT_ROOT
 from bot.evaluate import available_splits, load_questions
@@ -169,6 +170,16 @@ def test_amounts_and_hours_read_as_numbers(matcher: Matcher) -> None:
     assert matcher.tokens("c'tu full en ligne") == matcher.tokens("c'tu en ligne")
 
 
+@pytest.mark.parametrize("mark", ["'", "’", "‘", "`", "´", "ʼ"])
+def test_every_kind_of_apostrophe_parts_words(mark: str) -> None:
+    assert fold(f"C{mark}est l{mark}inscription") == "c est l inscription"
+
+
+def test_casual_spellings_are_read_in_full() -> None:
+    assert fold("Chu pas sûr") == "je suis pas sur"
+    assert fold("pas sûr") == "pas sur"  # no casual word: the words as they are
+
+
 # ------------------------------------------------------------ what the examples teach
 
 
@@ -276,6 +287,42 @@ def test_the_training_matrix_is_the_same_built_in_chunks(learned: Matcher) -> No
     at_once = csr_matrix((values, (rows, columns)), shape=chunked.shape)
     assert chunked.nnz == at_once.nnz > 0
     assert (chunked != at_once).nnz == 0
+
+
+# Questions of every length, some with ties among the entries that follow the best.
+SCORED = [
+    "bourse?",
+    "c'tu gratuit?",
+    "Comment j'obtiens mon reçu d'impôt pour mon don à Centraide?",  # ties, declined
+    "Bonjour! Je coordonne une popote roulante à Joliette, on est six employés. "
+    "Est-ce que notre organisme est admissible? Et c'est quand la prochaine cohorte?",
+    "Merci beaucoup, bonne journée!",
+    "What skills will my team get out of the leadership program, and is it online?",
+]
+
+
+def test_a_large_base_scores_the_same_as_a_small_one(
+    learned: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small base scores every phrasing and ranks in a Python list, a large one scores
+    only phrasings sharing a word and ranks with numpy (DENSE_CELLS, FEW_ENTRIES): the
+    same scores either way."""
+    small = {question: learned.rank(question) for question in SCORED}
+    monkeypatch.setattr(matcher_module, "DENSE_CELLS", 0)
+    monkeypatch.setattr(matcher_module, "FEW_ENTRIES", 0)
+    assert {question: learned.rank(question) for question in SCORED} == small
+
+
+def test_suggestions_are_the_three_best_entries_ties_by_id(learned: Matcher) -> None:
+    kinds = {e.id: e.kind for e in load_knowledge(PROJECT_ROOT / "knowledge").entries.values()}
+    tied = 0
+    for question in SCORED:
+        ranked = learned.rank(question)  # every entry, best first, ties by id
+        verdict = learned.match(question)
+        assert verdict.entry_id == ranked[0][0]
+        assert verdict.suggestions == tuple(e for e, _ in ranked[:3] if kinds[e] == "faq")
+        tied += len(ranked) > 3 and ranked[2][1] == ranked[3][1]
+    assert tied  # the third place was shared at least once: the tie rule was used
 
 
 def test_without_the_classifier_the_words_decide(matcher: Matcher, learned: Matcher) -> None:
