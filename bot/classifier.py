@@ -235,8 +235,8 @@ class Classifier:
         self.labels = list(labels)
         self._features = features
         # Single precision: a question reads a few thousand scattered rows of these weights,
-        # and half the bytes is a quarter less time for it on a slow machine. Probabilities
-        # move by less than 1e-7; no verdict on the examples changed (docs/benchmarks.md).
+        # and half the bytes is most of session 14's 15 % less time per question.
+        # Probabilities move by less than 1e-7; no verdict changed (docs/benchmarks.md).
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float64)
 
