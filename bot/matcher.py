@@ -88,9 +88,10 @@ CLASSIFIER_SHARE = 0.9
 # Training grows with entries × features: past this size the matcher works alone (a FAQ
 # has dozens of entries; bench/latency.py's synthetic 10 000-entry base is about growth).
 MAX_CLASSIFIER_ENTRIES = 500
-# Up to this many (rows × phrasings and entries), every phrasing is scored, not only those
-# sharing a word with the question: fewer numpy calls, the base's cost on this machine
-# (bench/latency.py); a large base's phrasings mostly share nothing, so it scores hits only.
+# Up to this many cells (a message's rows × phrasings and entries), every phrasing is
+# scored, not only those sharing a word with the question: a few numpy calls on a few
+# thousand numbers cost less than finding those. A large base's phrasings mostly share
+# nothing with a question, so there only the ones that do are scored (bench/latency.py).
 DENSE_CELLS = 20_000
 FEW_ENTRIES = 200  # up to this many entries, the best three are found in a Python list
 
