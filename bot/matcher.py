@@ -523,12 +523,12 @@ class Matcher:
         phrasing_count = len(self._phrasings)
         width = phrasing_count + len(self._entry_ids)  # a row: phrasings, then entries
         query_weight = np.ones(len(queries))
-        idf, unknown = self._idf, self._unknown_weight  # _word_weight, inlined: once a word
+        weight = self._word_weight
         cells: list[np.ndarray] = []  # per query: where its words are found, offset by row
         cell_weights: list[np.ndarray] = []  # and the weight of the word found there
         for row, query in enumerate(queries):
             tokens = sorted(query)  # added up in one order: see _weight
-            total = math.fsum([idf[t] if t in idf else unknown(t) for t in tokens])
+            total = math.fsum([weight(t) for t in tokens])
             found = [t for t in tokens if t in self._cells]
             if not found or total <= 0:
                 continue
